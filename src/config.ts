@@ -1,0 +1,112 @@
+/**
+ * @module Configuration: the environment (DESIGN.md §4) read once into one frozen, typed Config.
+ * Every option is checked here; a bad value stops start-up with a message naming the variable.
+ */
+import { availableParallelism } from "node:os";
+import { resolve } from "node:path";
+
+export interface Upstream {
+  url: string;
+  key: string;
+}
+
+export interface Config {
+  port: number;
+  hostname: string;
+  dataDir: string;
+  /** Admin token from the environment; when null one is generated (or read) in the data dir. */
+  adminToken: string | null;
+  issuer: number;
+  redisUrl: string | null;
+  follow: string | null;
+  upstreams: ReadonlyMap<number, Upstream>;
+  upstreamTimeoutMs: number;
+  /** Directory of other issuers' public trust material. */
+  keysDir: string;
+  /** Optional JSON file overriding scenes' accepted issuers. */
+  scenesFile: string | null;
+  maxBodyBytes: number;
+  maxBatch: number;
+  /** §3 freshness window and clock skew, seconds. */
+  windowSeconds: number;
+  skewSeconds: number;
+  /** How far back a scan's `at` may move "now" (§3), seconds. */
+  atMaxAgeSeconds: number;
+  /** Serials the replay window may hold before failing closed. */
+  replayCapacity: number;
+  /** Verified credentials kept (§3 LRU). */
+  credentialCacheSize: number;
+  /** Signature workers; 0 verifies on the main thread. */
+  workers: number;
+  /** Scans in flight (all requests) before new work is answered 503. */
+  maxInflightScans: number;
+  /** Days a credential is valid when the request does not say. */
+  defaultValidDays: number;
+  /** Revocation feed poll interval for followers, ms. */
+  followIntervalMs: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new Error(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+function parseUpstreams(raw: string | undefined): Map<number, Upstream> {
+  const out = new Map<number, Upstream>();
+  if (!raw) return out;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Error("YUKUAI_UPSTREAMS must be JSON: {\"510000\": {\"url\": \"http://…\", \"key\": \"…\"}}");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new Error("YUKUAI_UPSTREAMS must be a JSON object keyed by issuer division code");
+  }
+  for (const [k, v] of Object.entries(parsed)) {
+    const issuer = Number(k);
+    const u = v as Partial<Upstream>;
+    if (!/^[0-9]{6}$/.test(k) || typeof u?.url !== "string" || typeof u.key !== "string") {
+      throw new Error(`YUKUAI_UPSTREAMS entry ${JSON.stringify(k)} must be a 6-digit issuer with {url, key}`);
+    }
+    out.set(issuer, { url: u.url.replace(/\/+$/, ""), key: u.key });
+  }
+  return out;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const issuerRaw = env.YUKUAI_ISSUER ?? "500000";
+  if (!/^[0-9]{6}$/.test(issuerRaw)) throw new Error("YUKUAI_ISSUER must be a 6-digit GB/T 2260 division code");
+  const cores = availableParallelism();
+  return Object.freeze({
+    port: int(env, "PORT", 8080, 0, 65535),
+    hostname: env.YUKUAI_HOST || "0.0.0.0",
+    dataDir: resolve(env.YUKUAI_DATA_DIR || "./data"),
+    adminToken: env.YUKUAI_ADMIN_TOKEN || null,
+    issuer: Number(issuerRaw),
+    redisUrl: env.YUKUAI_REDIS_URL || null,
+    follow: env.YUKUAI_FOLLOW ? env.YUKUAI_FOLLOW.replace(/\/+$/, "") : null,
+    upstreams: parseUpstreams(env.YUKUAI_UPSTREAMS),
+    upstreamTimeoutMs: int(env, "YUKUAI_UPSTREAM_TIMEOUT_MS", 2000, 1, 60_000),
+    keysDir: resolve(env.YUKUAI_KEYS_DIR || resolve(import.meta.dir, "../keys")),
+    scenesFile: env.YUKUAI_SCENES_FILE || null,
+    maxBodyBytes: int(env, "YUKUAI_MAX_BODY_BYTES", 1 << 20, 1024, 1 << 30),
+    maxBatch: int(env, "YUKUAI_MAX_BATCH", 1000, 1, 100_000),
+    windowSeconds: int(env, "YUKUAI_WINDOW_SECONDS", 60, 1, 3600),
+    skewSeconds: int(env, "YUKUAI_SKEW_SECONDS", 10, 0, 600),
+    atMaxAgeSeconds: 300,
+    replayCapacity: int(env, "YUKUAI_REPLAY_CAPACITY", 1 << 20, 16, 1 << 27),
+    credentialCacheSize: int(env, "YUKUAI_CREDENTIAL_CACHE", 1 << 20, 1, 1 << 26),
+    workers: int(env, "YUKUAI_WORKERS", cores > 1 ? cores : 0, 0, 256),
+    maxInflightScans: int(env, "YUKUAI_MAX_INFLIGHT_SCANS", 20_000, 1, 10_000_000),
+    defaultValidDays: int(env, "YUKUAI_VALID_DAYS", 365, 1, 3650),
+    followIntervalMs: int(env, "YUKUAI_FOLLOW_INTERVAL_MS", 500, 50, 60_000),
+  });
+}

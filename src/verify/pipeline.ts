@@ -1,0 +1,237 @@
+/**
+ * @module The verification pipeline: DESIGN.md §3's checks, in its order, for a batch of scans.
+ *
+ *   1. MALFORMED → UNKNOWN_ISSUER (or routed upstream) → ISSUER_NOT_ACCEPTED   (here, per scan)
+ *   2. BAD_ISSUER_SIGNATURE → BAD_DEVICE_SIGNATURE                             (SignatureChecker: inline or pool)
+ *   3. NOT_YET_VALID / EXPIRED → REVOKED → STALE                               (here, per scan)
+ *   4. REPLAY                                                                  (ReplayStore, one decision point)
+ *   5. OK, with the licences the scene needs and the holder consented to      (§5; audited)
+ *
+ * A scan's counter is recorded only after both signatures hold (forged scans burn no counters).
+ */
+import type { KeyObject } from "node:crypto";
+import type { Config } from "../config.ts";
+import type { TrustStore } from "../crypto/keys.ts";
+import type { Revocations } from "../state/revocations.ts";
+import type { AuditEntry } from "../state/db.ts";
+import { LICENCE_TYPES, type Scene } from "../scenes.ts";
+import { OFF, parseCode, toText } from "../wire/code.ts";
+import { CredentialCache, serialHexOf, verifiedCredential, type VerifiedCredential } from "./credential-cache.ts";
+import type { ReplayItem, ReplayStore } from "./replay-window.ts";
+import { BARE, type BatchRefusal, type ResultCode, type ScanResult } from "./results.ts";
+import { SIG_BAD_DEVICE, SIG_BAD_ISSUER, type SigJob, type SignatureChecker } from "./signatures.ts";
+import type { Router } from "./router.ts";
+
+export interface GatewayContext {
+  id: string;
+  scene: Scene;
+}
+
+export type BatchOutcome =
+  | { ok: true; results: ScanResult[] }
+  | { ok: false; refusal: BatchRefusal; message: string };
+
+export interface PipelineDeps {
+  config: Pick<Config, "windowSeconds" | "skewSeconds" | "atMaxAgeSeconds" | "maxInflightScans">;
+  trust: TrustStore;
+  revocations: Revocations;
+  cache: CredentialCache;
+  replay: ReplayStore;
+  checker: SignatureChecker;
+  router: Router | null;
+  /** Presentations made before this second are STALE (in-memory replay state; null when shared). */
+  startSecond: number | null;
+  /** Linked licences of a subject (type → fields). Only called for scenes that need licences. */
+  licencesOf: (subjectHex: string) => Map<string, Record<string, string>>;
+  /** Durable audit of releases; called once per batch that released anything. */
+  audit: (entries: AuditEntry[]) => void;
+  /** Per-batch tally of results, for metrics. */
+  onResults?: (results: readonly ScanResult[]) => void;
+}
+
+/** One scan after step 1. */
+interface Pending {
+  index: number;
+  code: Uint8Array;
+  at: number | undefined;
+  cached: VerifiedCredential | undefined;
+  issuerKey: KeyObject | null;
+}
+
+/** A scan from a batch: the code (text or 212 raw bytes), or {code, at}. Null = MALFORMED. */
+function readScan(scan: unknown): { code: Uint8Array; at: number | undefined } | null {
+  if (typeof scan === "string" || scan instanceof Uint8Array) {
+    const code = parseCode(scan);
+    return code === null ? null : { code, at: undefined };
+  }
+  if (typeof scan !== "object" || scan === null) return null;
+  const s = scan as { code?: unknown; at?: unknown };
+  if (s.at !== undefined && s.at !== null && !(typeof s.at === "number" && Number.isInteger(s.at) && s.at >= 0)) return null;
+  const code = parseCode(s.code);
+  return code === null ? null : { code, at: (s.at ?? undefined) as number | undefined };
+}
+
+export class Pipeline {
+  readonly #d: PipelineDeps;
+  #inflight = 0;
+
+  constructor(deps: PipelineDeps) {
+    this.#d = deps;
+  }
+
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  /** Verify a batch (already checked for size by the route); one result per scan, in order. */
+  async verifyBatch(scans: readonly unknown[], gw: GatewayContext, receiveSecond: number): Promise<BatchOutcome> {
+    const d = this.#d;
+    if (this.#inflight + scans.length > d.config.maxInflightScans && this.#inflight > 0) {
+      return { ok: false, refusal: "OVERLOADED", message: "verification capacity is saturated; retry shortly" };
+    }
+    this.#inflight += scans.length;
+    try {
+      return await this.#run(scans, gw, receiveSecond);
+    } finally {
+      this.#inflight -= scans.length;
+    }
+  }
+
+  async #run(scans: readonly unknown[], gw: GatewayContext, receive: number): Promise<BatchOutcome> {
+    const d = this.#d;
+    const results: ScanResult[] = new Array(scans.length);
+    const pending: Pending[] = [];
+    const jobs: SigJob[] = [];
+    let routed: { index: number; issuer: number; code: Uint8Array; at: number | undefined }[] | null = null;
+
+    // 1. form, issuer, scene
+    for (let i = 0; i < scans.length; i++) {
+      const scan = readScan(scans[i]);
+      if (scan === null) {
+        results[i] = BARE.MALFORMED;
+        continue;
+      }
+      const { code } = scan;
+      const issuer = ((code[OFF.issuer]! << 24) | (code[OFF.issuer + 1]! << 16) | (code[OFF.issuer + 2]! << 8) | code[OFF.issuer + 3]!) >>> 0;
+      const kid = (code[OFF.kid]! << 8) | code[OFF.kid + 1]!;
+      const key = d.trust.key(issuer, kid);
+      if (key === undefined) {
+        if (d.router === null || !d.router.routes(issuer)) {
+          results[i] = BARE.UNKNOWN_ISSUER;
+        } else if (!gw.scene.accepts.has(issuer)) {
+          results[i] = BARE.ISSUER_NOT_ACCEPTED;
+        } else {
+          (routed ??= []).push({ index: i, issuer, code, at: scan.at });
+        }
+        continue;
+      }
+      if (!gw.scene.accepts.has(issuer)) {
+        results[i] = BARE.ISSUER_NOT_ACCEPTED;
+        continue;
+      }
+      const cached = d.cache.get(serialHexOf(code), code);
+      const issuerKey = cached === undefined ? key.prepared : null;
+      pending.push({ index: i, code, at: scan.at, cached, issuerKey });
+      jobs.push({ code, issuerKey, deviceKey: cached === undefined ? null : cached.deviceKey });
+    }
+
+    // routed scans go out while the local ones are checked
+    const forwarded = routed !== null && d.router !== null
+      ? d.router.forward(routed.map((r) => ({ issuer: r.issuer, scan: r.at === undefined ? toText(r.code) : { code: toText(r.code), at: r.at } })), gw.scene.id)
+      : null;
+
+    // 2. signatures
+    const sig = jobs.length > 0 ? await d.checker.check(jobs) : new Uint8Array(0);
+
+    // 3. validity, revocation, freshness
+    const { windowSeconds: window, skewSeconds: skew, atMaxAgeSeconds } = d.config;
+    const rev = d.revocations;
+    const candidates: { p: Pending; v: VerifiedCredential; consent: number }[] = [];
+    const replayItems: ReplayItem[] = [];
+    for (let k = 0; k < pending.length; k++) {
+      const p = pending[k]!;
+      const s = sig[k]!;
+      if (s === SIG_BAD_ISSUER) {
+        results[p.index] = BARE.BAD_ISSUER_SIGNATURE;
+        continue;
+      }
+      let v = p.cached;
+      if (v === undefined) {
+        v = verifiedCredential(p.code); // issuerSig held: keep it (§3 LRU)
+        d.cache.set(v);
+      }
+      if (s === SIG_BAD_DEVICE) {
+        results[p.index] = BARE.BAD_DEVICE_SIGNATURE;
+        continue;
+      }
+      // §3: "now" is the receive time, or the gateway's `at` when within [receive − 300 s, receive + skew]
+      const now = p.at !== undefined && p.at >= receive - atMaxAgeSeconds && p.at <= receive + skew ? p.at : receive;
+      let code: ResultCode | null = null;
+      if (now < v.notBefore - skew) code = "NOT_YET_VALID";
+      else if (now > v.notAfter + skew) code = "EXPIRED";
+      else if (rev.serials.has(v.serialHex) || rev.subjects.has(v.subjectHex) || rev.devices.has(v.deviceHex)
+        || (rev.keys.size > 0 && rev.keyRevoked(v.issuer, v.kid))) code = "REVOKED";
+      else {
+        const c = p.code;
+        const time = ((c[OFF.time]! << 24) | (c[OFF.time + 1]! << 16) | (c[OFF.time + 2]! << 8) | c[OFF.time + 3]!) >>> 0;
+        if (time < now - window || time > now + skew || (d.startSecond !== null && time < d.startSecond)) code = "STALE";
+      }
+      if (code !== null) {
+        results[p.index] = { result: code, serial: v.serialHex };
+        continue;
+      }
+      const c = p.code;
+      const counter = ((c[OFF.counter]! << 24) | (c[OFF.counter + 1]! << 16) | (c[OFF.counter + 2]! << 8) | c[OFF.counter + 3]!) >>> 0;
+      const consent = (c[OFF.consent]! << 8) | c[OFF.consent + 1]!;
+      candidates.push({ p, v, consent });
+      replayItems.push({ serialHi: v.serialHi, serialLo: v.serialLo, counter });
+    }
+
+    // 4. replay, one decision point for all cores and nodes
+    if (replayItems.length > 0) {
+      const decided = await d.replay.apply(replayItems, receive);
+      if (decided === "FULL") {
+        return { ok: false, refusal: "REPLAY_STORE_FULL", message: "the replay window is full; refusing rather than forgetting" };
+      }
+      if (decided === "UNAVAILABLE") {
+        return { ok: false, refusal: "REPLAY_STORE_UNAVAILABLE", message: "replay state cannot be reached; refusing rather than guessing" };
+      }
+      // 5. OK, and consented licences for scenes that need them (§5)
+      const needMask = gw.scene.needMask;
+      let audit: AuditEntry[] | null = null;
+      for (let k = 0; k < candidates.length; k++) {
+        const { p, v, consent } = candidates[k]!;
+        if (decided[k] === 0) {
+          results[p.index] = { result: "REPLAY", serial: v.serialHex };
+          continue;
+        }
+        const release = needMask & consent;
+        if (release === 0) {
+          results[p.index] = v.ok;
+          continue;
+        }
+        const linked = d.licencesOf(v.subjectHex);
+        let licences: Record<string, Record<string, string>> | null = null;
+        for (let b = 0; b < LICENCE_TYPES.length; b++) {
+          if ((release & (1 << b)) === 0) continue;
+          const fields = linked.get(LICENCE_TYPES[b]!);
+          if (fields !== undefined) (licences ??= {})[LICENCE_TYPES[b]!] = fields;
+        }
+        if (licences === null) {
+          results[p.index] = v.ok;
+          continue;
+        }
+        results[p.index] = { ...v.ok, licences };
+        (audit ??= []).push({ at: receive, gateway: gw.id, scene: gw.scene.id, subject: v.subjectHex, licences: Object.keys(licences) });
+      }
+      if (audit !== null) d.audit(audit);
+    }
+
+    if (forwarded !== null && routed !== null) {
+      const answers = await forwarded;
+      for (let k = 0; k < routed.length; k++) results[routed[k]!.index] = answers[k]!;
+    }
+    d.onResults?.(results);
+    return { ok: true, results };
+  }
+}

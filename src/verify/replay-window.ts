@@ -1,0 +1,166 @@
+/**
+ * @module The per-serial anti-replay window (DESIGN.md §3; RFC 4303 §3.4.3), in memory.
+ *
+ * Per serial: the highest accepted counter H and a 64-bit map of which of H, H−1, …, H−63 were accepted
+ * (bit d ⇔ counter H−d). A counter c is accepted if c > H, or H − 64 < c ≤ H with its bit unset.
+ *
+ * Storage is one open-addressed table (linear probing) in a Uint32Array, 6 words a slot:
+ *   [serial high, serial low, H, map high, map low, expiry (receive second)]
+ * with twice as many slots as `capacity` serials, so ≤ 48 bytes per held serial.
+ * Invariant: an entry lives `retentionSeconds` (300 s of `at` + window + 2 × skew = 380 s by default)
+ * after its last acceptance and is never dropped before; when `capacity` live serials are held, a batch
+ * that needs more is refused whole (`"FULL"`) and nothing of it is recorded — fail closed, never forget.
+ */
+
+export interface ReplayItem {
+  /** The 8-byte serial as two big-endian words. */
+  serialHi: number;
+  serialLo: number;
+  counter: number;
+}
+
+/** Per item 1 (accepted, now recorded) or 0 (REPLAY); or the whole batch refused. */
+export type ReplayOutcome = Uint8Array | "FULL" | "UNAVAILABLE";
+
+export interface ReplayStore {
+  /** Decide and record, in item order (a serial twice in one batch is decided in order). */
+  apply(items: readonly ReplayItem[], receiveSecond: number): ReplayOutcome | Promise<ReplayOutcome>;
+  /** True when new serials can still be taken (readiness). */
+  ready(now: number): boolean | Promise<boolean>;
+  /** Serials held (live or awaiting sweep) and the capacity, for metrics. */
+  stats(): { held: number; capacity: number; bytes: number };
+  close?(): Promise<void> | void;
+}
+
+const W = 6;
+const K_HI = 0, K_LO = 1, H = 2, M_HI = 3, M_LO = 4, EXP = 5;
+
+export class MemoryReplayWindow implements ReplayStore {
+  #table: Uint32Array;
+  readonly #mask: number;
+  readonly #capacity: number;
+  readonly #retention: number;
+  /** Slots in use, expired ones included until the next sweep. */
+  #occupied = 0;
+  #full = false;
+  #lastSweep = -1;
+
+  constructor(capacity: number, retentionSeconds: number) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError("capacity must be a positive integer");
+    let slots = 16;
+    while (slots < capacity * 2) slots *= 2;
+    this.#table = new Uint32Array(slots * W);
+    this.#mask = slots - 1;
+    this.#capacity = capacity;
+    this.#retention = retentionSeconds;
+  }
+
+  #home(hi: number, lo: number): number {
+    // serials are random (§2); mix both words so neither half alone decides the slot
+    return (Math.imul(hi ^ Math.imul(lo, 0x9e3779b1), 0x85ebca6b) >>> 7) & this.#mask;
+  }
+
+  /** Slot index holding the serial (live or expired), or −1. */
+  #find(hi: number, lo: number): number {
+    const t = this.#table;
+    for (let s = this.#home(hi, lo); ; s = (s + 1) & this.#mask) {
+      const o = s * W;
+      if (t[o + EXP] === 0) return -1;
+      if (t[o + K_HI] === hi && t[o + K_LO] === lo) return s;
+    }
+  }
+
+  /** Slot for a new serial: the first expired slot on its probe path, else the empty one that ends it. */
+  #claim(hi: number, lo: number, now: number): number {
+    const t = this.#table;
+    for (let s = this.#home(hi, lo); ; s = (s + 1) & this.#mask) {
+      const o = s * W;
+      const exp = t[o + EXP]!;
+      if (exp === 0) {
+        this.#occupied++;
+        return s;
+      }
+      if (exp <= now) return s;
+    }
+  }
+
+  /** Rebuilds the table without expired entries. */
+  #sweep(now: number): void {
+    this.#lastSweep = now;
+    const old = this.#table;
+    this.#table = new Uint32Array(old.length);
+    this.#occupied = 0;
+    for (let o = 0; o < old.length; o += W) {
+      const exp = old[o + EXP]!;
+      if (exp === 0 || exp <= now) continue;
+      const s = this.#claim(old[o + K_HI]!, old[o + K_LO]!, now);
+      this.#table.set(old.subarray(o, o + W), s * W);
+    }
+  }
+
+  apply(items: readonly ReplayItem[], now: number): ReplayOutcome {
+    let missing = 0;
+    for (const it of items) if (this.#find(it.serialHi, it.serialLo) < 0) missing++;
+    if (this.#occupied + missing > this.#capacity) {
+      // at most one rebuild a second: nothing expires in between
+      if (this.#lastSweep !== now) this.#sweep(now);
+      if (this.#occupied + missing > this.#capacity) {
+        this.#full = true;
+        return "FULL";
+      }
+    }
+    this.#full = false;
+    const out = new Uint8Array(items.length);
+    const t = this.#table;
+    const expiry = now + this.#retention;
+    for (let i = 0; i < items.length; i++) {
+      const { serialHi: hi, serialLo: lo, counter: c } = items[i]!;
+      let s = this.#find(hi, lo);
+      let o: number;
+      if (s >= 0 && t[s * W + EXP]! > now) {
+        o = s * W;
+        const h = t[o + H]!;
+        if (c > h) {
+          const shift = c - h;
+          let mh = t[o + M_HI]!, ml = t[o + M_LO]!;
+          if (shift >= 64) { mh = 0; ml = 0; }
+          else if (shift >= 32) { mh = shift === 32 ? ml : ml << (shift - 32); ml = 0; }
+          else { mh = (mh << shift) | (ml >>> (32 - shift)); ml = ml << shift; }
+          t[o + H] = c;
+          t[o + M_HI] = mh;
+          t[o + M_LO] = ml | 1;
+        } else {
+          const d = h - c; // counter c is bit d
+          if (d >= 64) continue; // below the window: REPLAY
+          const bit = d < 32 ? t[o + M_LO]! & (1 << d) : t[o + M_HI]! & (1 << (d - 32));
+          if (bit !== 0) continue; // seen: REPLAY
+          if (d < 32) t[o + M_LO] = t[o + M_LO]! | (1 << d);
+          else t[o + M_HI] = t[o + M_HI]! | (1 << (d - 32));
+        }
+      } else {
+        if (s < 0) s = this.#claim(hi, lo, now);
+        o = s * W;
+        t[o + K_HI] = hi;
+        t[o + K_LO] = lo;
+        t[o + H] = c;
+        t[o + M_HI] = 0;
+        t[o + M_LO] = 1;
+      }
+      t[o + EXP] = expiry;
+      out[i] = 1;
+    }
+    return out;
+  }
+
+  ready(now: number): boolean {
+    if (this.#full && this.#lastSweep !== now) {
+      this.#sweep(now);
+      this.#full = this.#occupied >= this.#capacity;
+    }
+    return !this.#full;
+  }
+
+  stats(): { held: number; capacity: number; bytes: number } {
+    return { held: this.#occupied, capacity: this.#capacity, bytes: this.#table.byteLength };
+  }
+}

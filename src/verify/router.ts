@@ -1,0 +1,60 @@
+/**
+ * @module Cross-region routing (路由转发, DESIGN.md §6): scans of issuers this node holds no key for go to
+ * the configured upstream node, one sub-batch per upstream, answers merged in order. An upstream that has
+ * not answered in time costs its scans UPSTREAM_UNAVAILABLE, never the batch.
+ */
+import type { Upstream } from "../config.ts";
+import { BARE, RESULT_CODES, type ScanResult } from "./results.ts";
+
+export interface RoutedScan {
+  issuer: number;
+  scan: string | { code: string; at: number };
+}
+
+function isResult(r: unknown): r is ScanResult {
+  return typeof r === "object" && r !== null && (RESULT_CODES as readonly string[]).includes((r as ScanResult).result);
+}
+
+export class Router {
+  constructor(
+    private readonly upstreams: ReadonlyMap<number, Upstream>,
+    private readonly timeoutMs: number,
+    private readonly fetchFn: typeof fetch = fetch,
+  ) {}
+
+  routes(issuer: number): boolean {
+    return this.upstreams.has(issuer);
+  }
+
+  /** One sub-batch per upstream, concurrently; results in the order of `scans`. */
+  async forward(scans: readonly RoutedScan[], _scene: string): Promise<ScanResult[]> {
+    const out: ScanResult[] = new Array(scans.length).fill(BARE.UPSTREAM_UNAVAILABLE);
+    const groups = new Map<number, number[]>();
+    scans.forEach((s, i) => {
+      const g = groups.get(s.issuer);
+      if (g) g.push(i);
+      else groups.set(s.issuer, [i]);
+    });
+    await Promise.all([...groups].map(async ([issuer, idx]) => {
+      const up = this.upstreams.get(issuer)!;
+      try {
+        const res = await this.fetchFn(`${up.url}/v1/verify/batch`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${up.key}` },
+          body: JSON.stringify({ scans: idx.map((i) => scans[i]!.scan) }),
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+        if (res.status !== 200) return;
+        const body = (await res.json()) as { results?: unknown[] };
+        if (!Array.isArray(body.results) || body.results.length !== idx.length) return;
+        idx.forEach((i, k) => {
+          const r = body.results![k];
+          if (isResult(r)) out[i] = r;
+        });
+      } catch {
+        // timeout, refused connection or a broken answer: UPSTREAM_UNAVAILABLE for this sub-batch
+      }
+    }));
+    return out;
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * @module The two signature checks of a scan (DESIGN.md §3, BAD_ISSUER_SIGNATURE then BAD_DEVICE_SIGNATURE),
+ * shared by the main thread and the worker pool so that every core accepts exactly the same signatures.
+ */
+import { preparePublicKey, verifyStrict, type PreparedPublicKey } from "../crypto/ed25519.ts";
+import {
+  CODE_LENGTH, CREDENTIAL_DOMAIN, CREDENTIAL_SIGNED, OFF, PRESENTATION_DOMAIN, PRESENTATION_SIGNED,
+} from "../wire/code.ts";
+
+export const SIG_OK = 0;
+export const SIG_BAD_ISSUER = 1;
+export const SIG_BAD_DEVICE = 2;
+
+export interface SigJob {
+  /** The 212-byte code. */
+  code: Uint8Array;
+  /** The issuer key to check issuerSig with; null when the credential is already verified (§3 LRU). */
+  issuerKey: PreparedPublicKey | null;
+  /** The prepared device key when known (cached credential); else it is read from the code. */
+  deviceKey: PreparedPublicKey | null;
+}
+
+/** Checks a batch's signatures; answers SIG_* per job, in order. */
+export interface SignatureChecker {
+  check(jobs: readonly SigJob[]): Uint8Array | Promise<Uint8Array>;
+  close?(): void;
+}
+
+/** Scratch messages: domain string ‖ signed bytes, reused per scan (single-threaded use only). */
+export class ScanSigner {
+  readonly #credMsg = new Uint8Array(CREDENTIAL_DOMAIN.length + CREDENTIAL_SIGNED);
+  readonly #presMsg = new Uint8Array(PRESENTATION_DOMAIN.length + PRESENTATION_SIGNED);
+
+  constructor() {
+    this.#credMsg.set(CREDENTIAL_DOMAIN, 0);
+    this.#presMsg.set(PRESENTATION_DOMAIN, 0);
+  }
+
+  /** SIG_OK, SIG_BAD_ISSUER or SIG_BAD_DEVICE for one code (212 bytes). */
+  check(code: Uint8Array, issuerKey: PreparedPublicKey | null, deviceKey: PreparedPublicKey | null): number {
+    if (code.length !== CODE_LENGTH) throw new RangeError("a code is 212 bytes");
+    if (issuerKey !== null) {
+      this.#credMsg.set(code.subarray(0, CREDENTIAL_SIGNED), CREDENTIAL_DOMAIN.length);
+      if (!verifyStrict(issuerKey, this.#credMsg, code.subarray(OFF.issuerSig, OFF.issuerSig + 64))) return SIG_BAD_ISSUER;
+    }
+    const dk = deviceKey ?? preparePublicKey(code.subarray(OFF.devicePub, OFF.devicePub + 32));
+    this.#presMsg.set(code.subarray(0, PRESENTATION_SIGNED), PRESENTATION_DOMAIN.length);
+    if (!verifyStrict(dk, this.#presMsg, code.subarray(OFF.deviceSig, OFF.deviceSig + 64))) return SIG_BAD_DEVICE;
+    return SIG_OK;
+  }
+}
+
+/** Checks on the calling thread (1-core machines, and small batches). */
+export class InlineChecker implements SignatureChecker {
+  readonly #signer = new ScanSigner();
+
+  check(jobs: readonly SigJob[]): Uint8Array {
+    const out = new Uint8Array(jobs.length);
+    for (let i = 0; i < jobs.length; i++) {
+      const j = jobs[i]!;
+      out[i] = this.#signer.check(j.code, j.issuerKey, j.deviceKey);
+    }
+    return out;
+  }
+}
