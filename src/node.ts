@@ -91,7 +91,7 @@ export class YukuaiNode {
       checker: this.checker, router,
       startSecond: opts.replay ? null : this.startSecond,
       licencesOf: (s) => this.db.licencesOf(s),
-      audit: this.db.appendAudit,
+      audit: (entries) => this.db.appendAudit(entries),
       onResults: (r) => this.metrics.countResults(r),
     });
   }

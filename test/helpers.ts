@@ -93,3 +93,27 @@ export async function verifyBatch(t: TestNode, key: string, scans: unknown[]): P
 export const PERSON_ID = residentId("11010519491231002");
 export const PERSON_ID_2 = residentId("50010319900101123");
 export const COMPANY_ID = uscc("91500000MA5U00000");
+
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { privateKeyFromSeed, sign } from "../src/crypto/ed25519.ts";
+import { credentialMessage, encodeCredentialBody } from "../src/wire/code.ts";
+
+/** The test Sichuan issuer (keys/510000-sichuan-test.json; seed in test/fixtures). */
+export const SICHUAN_SEED = new Uint8Array(Buffer.from(
+  JSON.parse(readFileSync(join(import.meta.dir, "fixtures/sichuan-test-issuer.PRIVATE-TEST-FIXTURE.json"), "utf8")).seed, "hex"));
+
+/** A holder with a credential made and signed here, by any issuer seed (e.g. Sichuan, or an unknown issuer). */
+export function foreignHolder(opts: { seed: Uint8Array; issuer: number; kid?: number; kind?: number; notBefore: number; notAfter: number; flags?: number; serial?: Uint8Array; subject?: Uint8Array }): Holder {
+  const device = newDeviceKey();
+  const body = encodeCredentialBody({
+    kind: opts.kind ?? 1, issuer: opts.issuer, kid: opts.kid ?? 1,
+    serial: opts.serial ?? new Uint8Array(createHash("sha256").update(String(Math.random())).digest().subarray(0, 8)),
+    subject: opts.subject ?? new Uint8Array(16).fill(7), devicePub: device.publicKey,
+    notBefore: opts.notBefore, notAfter: opts.notAfter, flags: opts.flags ?? 0,
+  });
+  const cred = new Uint8Array(138);
+  cred.set(body);
+  cred.set(sign(privateKeyFromSeed(opts.seed), credentialMessage(body)), 74);
+  return new Holder(device.privateKey, cred);
+}
