@@ -41,11 +41,11 @@ export function checkLicence(type: LicenceType, kind: KindName, normalisedId: st
     if (!out[f] || out[f]!.trim() === "") return { ok: false, field: f, reason: `${type} requires a non-empty field ${f}` };
   }
   if (type === "identity-card") {
-    if (kind !== "person") return { ok: false, field: "idNumber", reason: "identity-card belongs to a person" };
+    if (kind !== "person") return { ok: false, field: "idNumber", reason: "idNumber: an identity-card belongs to a person" };
     if (out.idNumber!.trim().toUpperCase() !== normalisedId) return { ok: false, field: "idNumber", reason: "idNumber must equal the subject's ID number" };
   }
   if (type === "business-licence") {
-    if (kind !== "enterprise") return { ok: false, field: "uscc", reason: "business-licence belongs to an enterprise" };
+    if (kind !== "enterprise") return { ok: false, field: "uscc", reason: "uscc: a business-licence belongs to an enterprise" };
     if (out.uscc!.trim().toUpperCase() !== normalisedId) return { ok: false, field: "uscc", reason: "uscc must equal the subject's unified social credit code" };
   }
   return { ok: true, fields: out };
