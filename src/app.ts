@@ -9,10 +9,12 @@ import type { Env } from "./routes/auth.ts";
 import { sendError } from "./routes/http.ts";
 import { opsRoutes } from "./routes/ops.ts";
 import { verifyRoutes } from "./routes/verify.ts";
+import { streamRoutes } from "./routes/stream.ts";
 
 export function createApp(node: YukuaiNode, log: (line: string) => void = (l) => console.error(l)): Hono<Env> {
   const app = new Hono<Env>();
   verifyRoutes(app, node);
+  streamRoutes(app, node);
   adminRoutes(app, node);
   opsRoutes(app, node);
   app.notFound((c) => sendError(c, 404, "NOT_FOUND", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));

@@ -1,0 +1,172 @@
+/**
+ * @module 验码 over a WebSocket: `GET /v1/verify/stream` (DESIGN.md §4).
+ *
+ * The gateway key is checked on the upgrade request (Bearer header), as for the HTTP routes. Each frame
+ * `{"id", "scans"}` is answered `{"id", "results", "revocations"}` in the frame type it came in (JSON text or
+ * msgpack binary), with the same results and refusals as `POST /v1/verify/batch`. A frame that is not a
+ * valid batch gets `{"id"?, "error": {"code", "message"}}` and the connection stays open.
+ *
+ * Backpressure, per connection:
+ * - at most `STREAM_LIMITS.framesInFlight` frames are verified at once; a frame past that is answered
+ *   with an `OVERLOADED` error frame at once (never queued);
+ * - answers the client is not reading pile up in the socket's send buffer: past
+ *   `STREAM_LIMITS.sendBufferBytes` the server stops reading the connection (`pause()`, so the client sees
+ *   TCP backpressure) until the buffer drains; an answer Bun drops (buffer at `backpressureLimit`) closes
+ *   the connection with 1013 (try again later), since the gateway would otherwise wait for it forever.
+ */
+import type { Hono } from "hono";
+import { upgradeWebSocket, websocket as honoWebSocket } from "hono/bun";
+import type { ServerWebSocket, WebSocketHandler } from "bun";
+import type { YukuaiNode } from "../node.ts";
+import { requireGateway, type Env } from "./auth.ts";
+import { packr, sendError } from "./http.ts";
+
+export const STREAM_LIMITS = {
+  /** Frames verified at once per connection. */
+  framesInFlight: 8,
+  /** Send-buffer bytes past which the connection stops being read until it drains. */
+  sendBufferBytes: 1 << 20,
+  /** Send-buffer bytes at which Bun drops a message (and the connection is closed, 1013). */
+  backpressureLimit: 16 << 20,
+} as const;
+
+type FrameId = string | number;
+
+/** Per-connection events; `onDrain` is ours (Bun's `drain`, which hono does not forward). */
+interface StreamEvents {
+  onOpen(evt: Event, ws: { raw?: unknown }): void;
+  onMessage(evt: MessageEvent, ws: { raw?: unknown }): void;
+  onClose(): void;
+  onDrain(ws: ServerWebSocket<unknown>): void;
+}
+
+/**
+ * Bun.serve's `websocket` option: hono's handler, plus `drain` (resumes a paused connection) and the
+ * limits above. `maxPayloadLength` is a little over the body limit so a too-large frame within it gets
+ * the §4 error frame; a much larger one closes the connection (1009) before it is buffered.
+ */
+export function streamWebSocket(maxBodyBytes: number): WebSocketHandler<any> {
+  return {
+    ...(honoWebSocket as unknown as WebSocketHandler<any>),
+    drain(ws: ServerWebSocket<any>) {
+      (ws.data?.events as Partial<StreamEvents> | undefined)?.onDrain?.(ws);
+    },
+    maxPayloadLength: maxBodyBytes + 65536,
+    backpressureLimit: STREAM_LIMITS.backpressureLimit,
+    closeOnBackpressureLimit: false,
+  };
+}
+
+/** Open connections per node, so start-up code can close them when draining (`closeStreams`). */
+const OPEN = new WeakMap<YukuaiNode, Set<{ drain(): void }>>();
+
+/**
+ * Draining (SIGTERM): every open stream answers the frames it has in flight, then closes with 1001
+ * (going away); frames that arrive meanwhile get a `SHUTTING_DOWN` error frame. Without this a gateway's
+ * open stream would keep `server.stop()` waiting.
+ */
+export function closeStreams(node: YukuaiNode): void {
+  for (const conn of OPEN.get(node) ?? []) conn.drain();
+}
+
+const isId = (v: unknown): v is FrameId =>
+  (typeof v === "string" && v.length <= 256) || (typeof v === "number" && Number.isFinite(v));
+
+export function streamRoutes(app: Hono<Env>, node: YukuaiNode): void {
+  const gateway = requireGateway(node);
+  const { maxBodyBytes, maxBatch } = node.config;
+
+  app.get("/v1/verify/stream", gateway, async (c, next) => {
+    if ((c.req.header("upgrade") ?? "").toLowerCase() !== "websocket") {
+      return sendError(c, 426, "UPGRADE_REQUIRED", "GET /v1/verify/stream is a WebSocket: send Upgrade: websocket", { upgrade: "websocket" });
+    }
+    await next();
+  }, upgradeWebSocket((c) => {
+    const gw = c.get("gateway");
+    let inflight = 0;
+    let open = true;
+    let draining = false;
+    let socket: ServerWebSocket<unknown> | null = null;
+    const conns = OPEN.get(node) ?? OPEN.set(node, new Set()).get(node)!;
+    const conn = {
+      drain() {
+        draining = true;
+        if (inflight === 0 && socket !== null) socket.close(1001, "server is shutting down");
+      },
+    };
+
+    const send = (ws: ServerWebSocket<unknown>, binary: boolean, body: unknown): void => {
+      if (!open) return;
+      const status = ws.send(binary ? packr.pack(body) : JSON.stringify(body));
+      if (status === 0) {
+        ws.close(1013, "answers are not being read");
+        return;
+      }
+      if (status === -1 && ws.getBufferedAmount() > STREAM_LIMITS.sendBufferBytes && !ws.isPaused) ws.pause();
+    };
+    const fail = (ws: ServerWebSocket<unknown>, binary: boolean, id: FrameId | undefined, code: string, message: string) =>
+      send(ws, binary, id === undefined ? { error: { code, message } } : { id, error: { code, message } });
+
+    const frame = async (ws: ServerWebSocket<unknown>, data: unknown): Promise<void> => {
+      const binary = typeof data !== "string";
+      const size = binary ? (data as ArrayBuffer).byteLength : Buffer.byteLength(data as string);
+      if (size > maxBodyBytes) return fail(ws, binary, undefined, "FRAME_TOO_LARGE", `a frame is at most ${maxBodyBytes} bytes`);
+      let msg: unknown;
+      try {
+        msg = binary ? packr.unpack(new Uint8Array(data as ArrayBuffer)) : JSON.parse(data as string);
+      } catch {
+        return fail(ws, binary, undefined, "BAD_FRAME", binary ? "frame is not valid msgpack" : "frame is not valid JSON");
+      }
+      if (typeof msg !== "object" || msg === null || Array.isArray(msg)) {
+        return fail(ws, binary, undefined, "BAD_FRAME", "a frame is {\"id\", \"scans\": [code or {code, at}]}");
+      }
+      const { id, scans } = msg as { id?: unknown; scans?: unknown };
+      if (!isId(id)) return fail(ws, binary, undefined, "BAD_FRAME", "a frame needs an \"id\": a string or a number");
+      if (!Array.isArray(scans)) return fail(ws, binary, id, "BAD_FRAME", "a frame is {\"id\", \"scans\": [code or {code, at}]}");
+      if (scans.length > maxBatch) return fail(ws, binary, id, "BATCH_TOO_LARGE", `at most ${maxBatch} scans per frame`);
+      if (draining) return fail(ws, binary, id, "SHUTTING_DOWN", "this node is shutting down; reconnect to another");
+      if (inflight >= STREAM_LIMITS.framesInFlight) {
+        node.metrics.refusals.inc({ code: "OVERLOADED" });
+        return fail(ws, binary, id, "OVERLOADED", `at most ${STREAM_LIMITS.framesInFlight} frames in flight per connection; retry shortly`);
+      }
+      const started = performance.now();
+      inflight++;
+      try {
+        const outcome = await node.verifyBatch(scans, gw);
+        if (!outcome.ok) {
+          node.metrics.refusals.inc({ code: outcome.refusal });
+          return fail(ws, binary, id, outcome.refusal, outcome.message);
+        }
+        node.metrics.batches.inc({ transport: "stream" });
+        node.metrics.batchSeconds.observe({ transport: "stream" }, (performance.now() - started) / 1000);
+        send(ws, binary, { id, results: outcome.results, revocations: node.revocationStatus() });
+      } finally {
+        inflight--;
+        if (draining && inflight === 0 && open) ws.close(1001, "server is shutting down");
+      }
+    };
+
+    const events: StreamEvents = {
+      onOpen(_evt, ws) {
+        socket = ws.raw as ServerWebSocket<unknown>;
+        conns.add(conn);
+      },
+      onMessage(evt, ws) {
+        const raw = ws.raw as ServerWebSocket<unknown>;
+        frame(raw, evt.data).catch((e: unknown) => {
+          // no frame data in the log: it may carry personal data
+          console.error(`internal error on the verify stream: ${(e as Error)?.name}: ${(e as Error)?.message}`);
+          fail(raw, typeof evt.data !== "string", undefined, "INTERNAL", "internal error");
+        });
+      },
+      onClose() {
+        open = false;
+        conns.delete(conn);
+      },
+      onDrain(ws) {
+        if (ws.isPaused && ws.getBufferedAmount() <= STREAM_LIMITS.sendBufferBytes / 2) ws.resume();
+      },
+    };
+    return events as never;
+  }));
+}
