@@ -1,11 +1,11 @@
 # Yukuai Code verification node. Build: docker build -t yukuai .  Run: docker run -p 8080:8080 -v yukuai-data:/data yukuai
-FROM oven/bun:1.3 AS deps
+FROM oven/bun:1.4 AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 # the runtime is the image's own bun; production dependencies only
 RUN bun install --production --ignore-scripts
 
-FROM oven/bun:1.3-slim
+FROM oven/bun:1.4-slim
 WORKDIR /app
 ENV NODE_ENV=production PORT=8080 YUKUAI_DATA_DIR=/data
 COPY --from=deps /app/node_modules ./node_modules

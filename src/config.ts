@@ -44,6 +44,8 @@ export interface Config {
   defaultValidDays: number;
   /** Revocation feed poll interval for followers, ms. */
   followIntervalMs: number;
+  /** A follower is not ready when its last full sync is older than this, seconds. */
+  followMaxLagSeconds: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -108,5 +110,6 @@ export function loadConfig(env: Env = process.env): Config {
     maxInflightScans: int(env, "YUKUAI_MAX_INFLIGHT_SCANS", 20_000, 1, 10_000_000),
     defaultValidDays: int(env, "YUKUAI_VALID_DAYS", 365, 1, 3650),
     followIntervalMs: int(env, "YUKUAI_FOLLOW_INTERVAL_MS", 500, 50, 60_000),
+    followMaxLagSeconds: int(env, "YUKUAI_FOLLOW_MAX_LAG_SECONDS", 10, 1, 3600),
   });
 }

@@ -4,19 +4,32 @@
 import { createApp } from "./app.ts";
 import { systemClock } from "./clock.ts";
 import { loadConfig, type Config } from "./config.ts";
-import { YukuaiNode } from "./node.ts";
+import { replayRetention, YukuaiNode } from "./node.ts";
+import { RedisReplayStore } from "./verify/redis-replay.ts";
+import { closeStreams, streamWebSocket } from "./routes/stream.ts";
 
 export async function start(config: Config) {
-  if (config.redisUrl) throw new Error("YUKUAI_REDIS_URL: the shared Redis replay store is not in this build yet; unset it to run with in-memory replay state");
-  if (config.follow) throw new Error("YUKUAI_FOLLOW: follower mode is not in this build yet; unset it to run as an issuer node");
-  const node = new YukuaiNode({ config, clock: systemClock });
+  let replay: RedisReplayStore | undefined;
+  if (config.redisUrl) {
+    replay = new RedisReplayStore(config.redisUrl, replayRetention(config));
+    await replay.start().catch((e: Error) => {
+      replay!.close();
+      throw new Error(`YUKUAI_REDIS_URL: ${e.message}`);
+    });
+  }
+  const node = new YukuaiNode({ config, clock: systemClock, replay });
   const app = createApp(node);
+  if (node.follower) {
+    await node.follower.syncOnce();
+    node.follower.start();
+  }
   const server = Bun.serve({
     port: config.port,
     hostname: config.hostname,
     // a little over the limit so the app, not the server, answers 413 with the §4 error body
     maxRequestBodySize: config.maxBodyBytes + 65536,
     fetch: (req, srv) => app.fetch(req, { server: srv }),
+    websocket: streamWebSocket(config.maxBodyBytes),
   });
   console.log(`yukuai: issuer ${config.issuer} listening on http://${server.hostname}:${server.port} (data ${config.dataDir})`);
   let stopping = false;
@@ -24,6 +37,7 @@ export async function start(config: Config) {
     if (stopping) return;
     stopping = true;
     console.log(`yukuai: ${signal}: draining`);
+    closeStreams(node);
     await server.stop(false);
     node.close();
     process.exit(0);

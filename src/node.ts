@@ -20,6 +20,10 @@ import { CredentialCache } from "./verify/credential-cache.ts";
 import { Pipeline, type BatchOutcome } from "./verify/pipeline.ts";
 import { MemoryReplayWindow, type ReplayStore } from "./verify/replay-window.ts";
 import { Router } from "./verify/router.ts";
+import { Follower } from "./state/follow.ts";
+import { packr } from "./wire/msgpack.ts";
+import { PoolChecker } from "./verify/pool.ts";
+import { LagMonitor } from "./verify/lag.ts";
 import { InlineChecker, type SignatureChecker } from "./verify/signatures.ts";
 import { credentialMessage, encodeCredentialBody, FLAG_MASK, KIND_PERSON, KIND_ENTERPRISE, type KindName } from "./wire/code.ts";
 
@@ -33,6 +37,19 @@ export interface Refusal {
 export type Outcome<T> = ({ ok: true } & T) | Refusal;
 
 const refuse = (status: Refusal["status"], code: string, message: string): Refusal => ({ ok: false, status, code, message });
+const FOLLOWER = refuse(403, "FOLLOWER", "this node follows an issuer node (YUKUAI_FOLLOW): issuance, revocations, gateways and licences are managed there");
+
+/** §3: replay state lives 300 s of `at` + window + 2 × skew (380 s by default) after its last acceptance. */
+export function replayRetention(config: Pick<Config, "atMaxAgeSeconds" | "windowSeconds" | "skewSeconds">): number {
+  return config.atMaxAgeSeconds + config.windowSeconds + 2 * config.skewSeconds;
+}
+
+/** A gateway as authenticated by its bearer key. */
+export interface AuthenticatedGateway {
+  gateway: Gateway;
+  scene: Scene;
+  key: string;
+}
 
 export interface NodeOptions {
   config: Config;
@@ -58,7 +75,11 @@ export class YukuaiNode {
   readonly checker: SignatureChecker;
   readonly pipeline: Pipeline;
   readonly metrics = new Metrics();
-  readonly secrets: IssuerSecrets;
+  /** Backpressure without a worker pool: event-loop lag (verify/lag.ts). */
+  readonly lag = new LagMonitor().start();
+  /** The issuer key and subject secret; null on a follower, which issues nothing. */
+  readonly secrets: IssuerSecrets | null;
+  readonly follower: Follower | null;
   readonly startSecond: number;
   readonly #adminTokenHash: Buffer;
 
@@ -70,29 +91,44 @@ export class YukuaiNode {
     this.startSecond = seconds(clock);
     mkdirSync(config.dataDir, { recursive: true });
     this.db = new Db(join(config.dataDir, "yukuai.db"));
-    this.secrets = loadOrCreateIssuerSecrets(config.dataDir, config.issuer, this.startSecond);
-    if (this.secrets.created) log(`issuer ${config.issuer}: made a new issuer key (kid ${this.secrets.kid}) and subject secret in ${config.dataDir}`);
-    this.trust.add(config.issuer, ISSUER_NAMES[config.issuer] ?? String(config.issuer), [
-      { kid: this.secrets.kid, raw: this.secrets.publicKey, notBefore: this.secrets.createdAt, notAfter: 0xffffffff },
-    ]);
-    this.trust.loadDir(config.keysDir);
+    if (config.follow) {
+      // a follower's trust list, gateways and revocations all come from the issuer node
+      if (!config.adminToken) throw new Error("YUKUAI_FOLLOW needs YUKUAI_ADMIN_TOKEN: the issuer node's admin token");
+      this.secrets = null;
+    } else {
+      this.secrets = loadOrCreateIssuerSecrets(config.dataDir, config.issuer, this.startSecond);
+      if (this.secrets.created) log(`issuer ${config.issuer}: made a new issuer key (kid ${this.secrets.kid}) and subject secret in ${config.dataDir}`);
+      this.trust.add(config.issuer, ISSUER_NAMES[config.issuer] ?? String(config.issuer), [
+        { kid: this.secrets.kid, raw: this.secrets.publicKey, notBefore: this.secrets.createdAt, notAfter: 0xffffffff },
+      ]);
+      this.trust.loadDir(config.keysDir);
+    }
     this.#adminTokenHash = createHash("sha256").update(this.#adminToken(log)).digest();
     this.revocations = new Revocations(this.db);
-    this.revocations.syncedAt = this.startSecond;
     this.gateways = new Gateways(this.db);
+    if (config.follow) {
+      this.follower = new Follower({
+        url: config.follow, adminToken: config.adminToken!, intervalMs: config.followIntervalMs, maxLagSeconds: config.followMaxLagSeconds,
+        timeoutMs: config.upstreamTimeoutMs, trust: this.trust, gateways: this.gateways, revocations: this.revocations,
+        clock, packr, fetchFn: opts.fetchFn, log,
+      });
+    } else {
+      this.follower = null;
+      this.revocations.syncedAt = this.startSecond;
+    }
     this.scenes = loadCatalogue(config.issuer, config.scenesFile);
     this.cache = new CredentialCache(config.credentialCacheSize);
-    const retention = config.atMaxAgeSeconds + config.windowSeconds + 2 * config.skewSeconds;
-    this.replay = opts.replay ?? new MemoryReplayWindow(config.replayCapacity, retention);
-    this.checker = opts.checker ?? new InlineChecker();
+    const retention = replayRetention(config);
+    this.replay = opts.replay ?? new MemoryReplayWindow(config.replayCapacity, retention, this.startSecond);
+    this.checker = opts.checker ?? (config.workers > 0 ? new PoolChecker({ workers: config.workers }) : new InlineChecker());
     const router = config.upstreams.size > 0 ? new Router(config.upstreams, config.upstreamTimeoutMs, opts.fetchFn) : null;
     this.pipeline = new Pipeline({
       config, trust: this.trust, revocations: this.revocations, cache: this.cache, replay: this.replay,
       checker: this.checker, router,
-      startSecond: opts.replay ? null : this.startSecond,
       licencesOf: (s) => this.db.licencesOf(s),
       audit: (entries) => this.db.appendAudit(entries),
       onResults: (r) => this.metrics.countResults(r),
+      saturated: () => this.lag.saturated,
     });
   }
 
@@ -116,21 +152,30 @@ export class YukuaiNode {
   }
 
   close(): void {
+    this.follower?.stop();
     this.checker.close?.();
+    this.lag.stop();
     void this.replay.close?.();
     this.db.close();
   }
 
   // ── verification ──────────────────────────────────────────────────────────
 
-  gatewayByKey(key: string): { gateway: Gateway; scene: Scene } | undefined {
+  gatewayByKey(key: string): AuthenticatedGateway | undefined {
     const gateway = this.gateways.byKey(key);
     if (!gateway) return undefined;
     const scene = this.scenes.get(gateway.scene);
-    return scene ? { gateway, scene } : undefined;
+    return scene ? { gateway, scene, key } : undefined;
   }
 
-  verifyBatch(scans: readonly unknown[], gw: { gateway: Gateway; scene: Scene }): Promise<BatchOutcome> {
+  async verifyBatch(scans: readonly unknown[], gw: AuthenticatedGateway): Promise<BatchOutcome> {
+    if (this.follower !== null && gw.scene.needMask !== 0) {
+      // licences and their audit log live on the issuer node: it answers this batch whole
+      const results = await this.follower.forwardBatch(scans, gw.key);
+      if (results === null) return { ok: false, refusal: "ISSUER_UNAVAILABLE", message: "this scene's batches are answered by the issuer node, which did not answer; retry" };
+      this.metrics.countResults(results);
+      return { ok: true, results };
+    }
     return this.pipeline.verifyBatch(scans, { id: gw.gateway.id, scene: gw.scene }, this.now());
   }
 
@@ -141,13 +186,15 @@ export class YukuaiNode {
   async ready(): Promise<{ ok: boolean; checks: Record<string, boolean> }> {
     const replay = await this.replay.ready(this.now());
     this.metrics.replayFull.set(replay ? 0 : 1);
-    return { ok: replay, checks: { replay } };
+    if (this.follower === null) return { ok: replay, checks: { replay } };
+    const follow = this.follower.ready();
+    return { ok: replay && follow, checks: { replay, follow } };
   }
 
   refreshGauges(): void {
     const s = this.replay.stats();
-    this.metrics.replayHeld.set(s.held);
-    this.metrics.replayCapacity.set(s.capacity);
+    if (s.held >= 0) this.metrics.replayHeld.set(s.held);
+    if (s.capacity >= 0) this.metrics.replayCapacity.set(s.capacity);
     this.metrics.cacheSize.set(this.cache.size);
     this.metrics.revocationSeq.set(this.revocations.seq);
     this.metrics.revocationSyncedAt.set(this.revocations.syncedAt);
@@ -157,6 +204,8 @@ export class YukuaiNode {
   // ── issuance (申码 / 制码) ──────────────────────────────────────────────────
 
   issueCredential(body: Record<string, unknown>): Outcome<{ serial: string; credential: string; notBefore: number; notAfter: number }> {
+    const secrets = this.secrets;
+    if (secrets === null) return FOLLOWER;
     const { kind, idNumber, devicePublicKey, validDays, flags } = body;
     if (kind !== "person" && kind !== "enterprise") return refuse(400, "BAD_KIND", "kind must be \"person\" or \"enterprise\"");
     if (typeof idNumber !== "string") return refuse(400, "BAD_ID_NUMBER", "idNumber must be a string");
@@ -177,22 +226,22 @@ export class YukuaiNode {
       return refuse(400, "BAD_FLAGS", `flags must be an integer bitmask of §2 bits 0-4 (0 to ${FLAG_MASK})`);
     }
     const now = this.now();
-    const subject = subjectPseudonym(this.secrets.subjectSecret, kind, id.normalised);
+    const subject = subjectPseudonym(secrets.subjectSecret, kind, id.normalised);
     const notAfter = now + days * 86400;
     for (let attempt = 0; ; attempt++) {
       const serial = new Uint8Array(randomBytes(8));
       const body74 = encodeCredentialBody({
-        kind: kind === "person" ? KIND_PERSON : KIND_ENTERPRISE, issuer: this.config.issuer, kid: this.secrets.kid,
+        kind: kind === "person" ? KIND_PERSON : KIND_ENTERPRISE, issuer: this.config.issuer, kid: secrets.kid,
         serial, subject, devicePub: device, notBefore: now, notAfter, flags: f,
       });
       const credential = new Uint8Array(138);
       credential.set(body74, 0);
-      credential.set(sign(this.secrets.privateKey, credentialMessage(body74)), 74);
+      credential.set(sign(secrets.privateKey, credentialMessage(body74)), 74);
       const serialHex = Buffer.from(serial).toString("hex");
       try {
         this.db.insertCredential({
           serial: serialHex, kind: credential[1]!, subject: Buffer.from(subject).toString("hex"),
-          devicePub: Buffer.from(device).toString("hex"), issuer: this.config.issuer, kid: this.secrets.kid,
+          devicePub: Buffer.from(device).toString("hex"), issuer: this.config.issuer, kid: secrets.kid,
           notBefore: now, notAfter, flags: f, issuedAt: now, credential,
         });
       } catch (e) {
@@ -206,6 +255,7 @@ export class YukuaiNode {
   // ── revocation ────────────────────────────────────────────────────────────
 
   revoke(body: Record<string, unknown>): Outcome<{ seq: number }> {
+    if (this.secrets === null) return FOLLOWER;
     const { type, value, reason } = body;
     if (typeof type !== "string" || !(REVOCATION_TYPES as readonly string[]).includes(type)) {
       return refuse(400, "BAD_REVOCATION_TYPE", "type must be one of credential, subject, device, key");
@@ -229,6 +279,7 @@ export class YukuaiNode {
   // ── gateways ──────────────────────────────────────────────────────────────
 
   createGateway(body: Record<string, unknown>): Outcome<{ id: string; key: string }> {
+    if (this.secrets === null) return FOLLOWER;
     const { name, scene } = body;
     if (typeof name !== "string" || name.trim() === "" || name.length > 200) {
       return refuse(400, "BAD_NAME", "name must be a non-empty string of at most 200 characters");
@@ -243,6 +294,7 @@ export class YukuaiNode {
   // ── licences and the access log (§5) ──────────────────────────────────────
 
   #subjectOf(kindRaw: string, idNumber: string): Outcome<{ kind: KindName; normalised: string; subject: string }> {
+    if (this.secrets === null) return FOLLOWER;
     if (kindRaw !== "person" && kindRaw !== "enterprise") return refuse(400, "BAD_KIND", "kind must be person or enterprise");
     const id = checkIdNumber(kindRaw, idNumber);
     if (!id.ok) return refuse(400, "BAD_ID_NUMBER", id.reason);

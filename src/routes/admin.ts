@@ -16,19 +16,17 @@ function answer<T extends object>(c: Context, status: number, o: Outcome<T>): Re
 export function adminRoutes(app: Hono<Env>, node: YukuaiNode): void {
   const admin = requireAdmin(node);
   const max = node.config.maxBodyBytes;
-  const issuerOnly = (c: Context): Response | null =>
-    node.config.follow ? sendError(c, 403, "FOLLOWER", "this node follows an issuer node and issues nothing; send this to the issuer node") : null;
 
   app.post("/v1/credentials", admin, async (c) => {
     const body = await readBody(c, max);
     if (body instanceof Response) return body;
-    return issuerOnly(c) ?? answer(c, 201, node.issueCredential(body));
+    return answer(c, 201, node.issueCredential(body));
   });
 
   app.post("/v1/revocations", admin, async (c) => {
     const body = await readBody(c, max);
     if (body instanceof Response) return body;
-    return issuerOnly(c) ?? answer(c, 201, node.revoke(body));
+    return answer(c, 201, node.revoke(body));
   });
 
   app.get("/v1/revocations", admin, (c) => answer(c, 200, node.revocationsSince(c.req.query("since"))));
@@ -36,7 +34,7 @@ export function adminRoutes(app: Hono<Env>, node: YukuaiNode): void {
   app.post("/v1/gateways", admin, async (c) => {
     const body = await readBody(c, max);
     if (body instanceof Response) return body;
-    return issuerOnly(c) ?? answer(c, 201, node.createGateway(body));
+    return answer(c, 201, node.createGateway(body));
   });
 
   app.get("/v1/gateways", admin, (c) => send(c, 200, { gateways: node.gateways.list() }));

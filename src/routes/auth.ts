@@ -3,12 +3,10 @@
  * (each bound to one scene, DESIGN.md §5).
  */
 import type { MiddlewareHandler } from "hono";
-import type { YukuaiNode } from "../node.ts";
-import type { Scene } from "../scenes.ts";
-import type { Gateway } from "../state/gateways.ts";
+import type { AuthenticatedGateway, YukuaiNode } from "../node.ts";
 import { bearer, sendError } from "./http.ts";
 
-export type Env = { Variables: { gateway: { gateway: Gateway; scene: Scene } } };
+export type Env = { Variables: { gateway: AuthenticatedGateway } };
 
 export function requireAdmin(node: YukuaiNode): MiddlewareHandler<Env> {
   return async function requireAdmin(c, next) {

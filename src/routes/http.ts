@@ -3,12 +3,11 @@
  * body limit (413 before parsing), bearer tokens, and the error body `{"error": {code, message}}`.
  */
 import type { Context } from "hono";
-import { Packr } from "msgpackr";
+import { packr } from "../wire/msgpack.ts";
 
 export type Format = "json" | "msgpack";
 
-/** msgpack as plain maps and arrays (no records extension), bin ↔ Uint8Array. */
-export const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
+export { packr };
 
 const MSGPACK_TYPES = new Set(["application/msgpack", "application/x-msgpack", "application/vnd.msgpack"]);
 

@@ -4,7 +4,7 @@
  *   1. MALFORMED → UNKNOWN_ISSUER (or routed upstream) → ISSUER_NOT_ACCEPTED   (here, per scan)
  *   2. BAD_ISSUER_SIGNATURE → BAD_DEVICE_SIGNATURE                             (SignatureChecker: inline or pool)
  *   3. NOT_YET_VALID / EXPIRED → REVOKED → STALE                               (here, per scan)
- *   4. REPLAY                                                                  (ReplayStore, one decision point)
+ *   4. REPLAY (and STALE for presentations older than the replay store's memory) (ReplayStore, one decision point)
  *   5. OK, with the licences the scene needs and the holder consented to      (§5; audited)
  *
  * A scan's counter is recorded only after both signatures hold (forged scans burn no counters).
@@ -17,7 +17,7 @@ import type { AuditEntry } from "../state/db.ts";
 import { LICENCE_TYPES, type Scene } from "../scenes.ts";
 import { OFF, parseCode, toText } from "../wire/code.ts";
 import { CredentialCache, serialHexOf, verifiedCredential, type VerifiedCredential } from "./credential-cache.ts";
-import type { ReplayItem, ReplayStore } from "./replay-window.ts";
+import { REPLAY_ACCEPTED, REPLAY_BEFORE_MEMORY, type ReplayItem, type ReplayStore } from "./replay-window.ts";
 import { BARE, type BatchRefusal, type ResultCode, type ScanResult } from "./results.ts";
 import { SIG_BAD_DEVICE, SIG_BAD_ISSUER, type SigJob, type SignatureChecker } from "./signatures.ts";
 import type { Router } from "./router.ts";
@@ -39,14 +39,14 @@ export interface PipelineDeps {
   replay: ReplayStore;
   checker: SignatureChecker;
   router: Router | null;
-  /** Presentations made before this second are STALE (in-memory replay state; null when shared). */
-  startSecond: number | null;
   /** Linked licences of a subject (type → fields). Only called for scenes that need licences. */
   licencesOf: (subjectHex: string) => Map<string, Record<string, string>>;
   /** Durable audit of releases; called once per batch that released anything. */
   audit: (entries: AuditEntry[]) => void;
   /** Per-batch tally of results, for metrics. */
   onResults?: (results: readonly ScanResult[]) => void;
+  /** True while the thread running the pipeline has more work queued than it clears (lag.ts). */
+  saturated?: () => boolean;
 }
 
 /** One scan after step 1. */
@@ -57,6 +57,9 @@ interface Pending {
   cached: VerifiedCredential | undefined;
   issuerKey: KeyObject | null;
 }
+
+/** Big-endian u32 at `o` (§2: all integers big-endian). */
+const u32 = (b: Uint8Array, o: number): number => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 
 /** A scan from a batch: the code (text or 212 raw bytes), or {code, at}. Null = MALFORMED. */
 function readScan(scan: unknown): { code: Uint8Array; at: number | undefined } | null {
@@ -86,7 +89,7 @@ export class Pipeline {
   /** Verify a batch (already checked for size by the route); one result per scan, in order. */
   async verifyBatch(scans: readonly unknown[], gw: GatewayContext, receiveSecond: number): Promise<BatchOutcome> {
     const d = this.#d;
-    if (this.#inflight + scans.length > d.config.maxInflightScans && this.#inflight > 0) {
+    if ((this.#inflight + scans.length > d.config.maxInflightScans && this.#inflight > 0) || d.saturated?.() === true) {
       return { ok: false, refusal: "OVERLOADED", message: "verification capacity is saturated; retry shortly" };
     }
     this.#inflight += scans.length;
@@ -112,7 +115,7 @@ export class Pipeline {
         continue;
       }
       const { code } = scan;
-      const issuer = ((code[OFF.issuer]! << 24) | (code[OFF.issuer + 1]! << 16) | (code[OFF.issuer + 2]! << 8) | code[OFF.issuer + 3]!) >>> 0;
+      const issuer = u32(code, OFF.issuer);
       const kid = (code[OFF.kid]! << 8) | code[OFF.kid + 1]!;
       const key = d.trust.key(issuer, kid);
       if (key === undefined) {
@@ -166,25 +169,21 @@ export class Pipeline {
       }
       // §3: "now" is the receive time, or the gateway's `at` when within [receive − 300 s, receive + skew]
       const now = p.at !== undefined && p.at >= receive - atMaxAgeSeconds && p.at <= receive + skew ? p.at : receive;
+      const c = p.code;
+      const time = u32(c, OFF.time);
       let code: ResultCode | null = null;
       if (now < v.notBefore - skew) code = "NOT_YET_VALID";
       else if (now > v.notAfter + skew) code = "EXPIRED";
       else if (rev.serials.has(v.serialHex) || rev.subjects.has(v.subjectHex) || rev.devices.has(v.deviceHex)
         || (rev.keys.size > 0 && rev.keyRevoked(v.issuer, v.kid))) code = "REVOKED";
-      else {
-        const c = p.code;
-        const time = ((c[OFF.time]! << 24) | (c[OFF.time + 1]! << 16) | (c[OFF.time + 2]! << 8) | c[OFF.time + 3]!) >>> 0;
-        if (time < now - window || time > now + skew || (d.startSecond !== null && time < d.startSecond)) code = "STALE";
-      }
+      else if (time < now - window || time > now + skew) code = "STALE";
       if (code !== null) {
         results[p.index] = { result: code, serial: v.serialHex };
         continue;
       }
-      const c = p.code;
-      const counter = ((c[OFF.counter]! << 24) | (c[OFF.counter + 1]! << 16) | (c[OFF.counter + 2]! << 8) | c[OFF.counter + 3]!) >>> 0;
       const consent = (c[OFF.consent]! << 8) | c[OFF.consent + 1]!;
       candidates.push({ p, v, consent });
-      replayItems.push({ serialHi: v.serialHi, serialLo: v.serialLo, counter });
+      replayItems.push({ serialHi: v.serialHi, serialLo: v.serialLo, counter: u32(c, OFF.counter), time });
     }
 
     // 4. replay, one decision point for all cores and nodes
@@ -201,8 +200,8 @@ export class Pipeline {
       let audit: AuditEntry[] | null = null;
       for (let k = 0; k < candidates.length; k++) {
         const { p, v, consent } = candidates[k]!;
-        if (decided[k] === 0) {
-          results[p.index] = { result: "REPLAY", serial: v.serialHex };
+        if (decided[k] !== REPLAY_ACCEPTED) {
+          results[p.index] = { result: decided[k] === REPLAY_BEFORE_MEMORY ? "STALE" : "REPLAY", serial: v.serialHex };
           continue;
         }
         const release = needMask & consent;

@@ -6,10 +6,13 @@
  *
  * Storage is one open-addressed table (linear probing) in a Uint32Array, 6 words a slot:
  *   [serial high, serial low, H, map high, map low, expiry (receive second)]
- * with twice as many slots as `capacity` serials, so ≤ 48 bytes per held serial.
+ * with at least twice as many slots as `capacity` serials (a power of two, 16 at least): 48 bytes per
+ * serial of capacity when the capacity is a power of two, under 96 otherwise.
  * Invariant: an entry lives `retentionSeconds` (300 s of `at` + window + 2 × skew = 380 s by default)
  * after its last acceptance and is never dropped before; when `capacity` live serials are held, a batch
  * that needs more is refused whole (`"FULL"`) and nothing of it is recorded — fail closed, never forget.
+ * Memory begins at `startSecond`: presentations made before it are REPLAY_BEFORE_MEMORY (answered STALE,
+ * as RFC 8446 §8.2 and RFC 4120 §3.2.3 do after a restart).
  */
 
 export interface ReplayItem {
@@ -17,9 +20,16 @@ export interface ReplayItem {
   serialHi: number;
   serialLo: number;
   counter: number;
+  /** The presentation's time (unix seconds). */
+  time: number;
 }
 
-/** Per item 1 (accepted, now recorded) or 0 (REPLAY); or the whole batch refused. */
+export const REPLAY_REFUSED = 0;
+export const REPLAY_ACCEPTED = 1;
+/** The presentation was made before the store's memory begins (§3: it cannot know what it saw before). */
+export const REPLAY_BEFORE_MEMORY = 2;
+
+/** Per item REPLAY_ACCEPTED (now recorded), REPLAY_REFUSED or REPLAY_BEFORE_MEMORY; or the whole batch refused. */
 export type ReplayOutcome = Uint8Array | "FULL" | "UNAVAILABLE";
 
 export interface ReplayStore {
@@ -40,12 +50,13 @@ export class MemoryReplayWindow implements ReplayStore {
   readonly #mask: number;
   readonly #capacity: number;
   readonly #retention: number;
+  readonly #startSecond: number;
   /** Slots in use, expired ones included until the next sweep. */
   #occupied = 0;
   #full = false;
   #lastSweep = -1;
 
-  constructor(capacity: number, retentionSeconds: number) {
+  constructor(capacity: number, retentionSeconds: number, startSecond: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError("capacity must be a positive integer");
     let slots = 16;
     while (slots < capacity * 2) slots *= 2;
@@ -53,6 +64,7 @@ export class MemoryReplayWindow implements ReplayStore {
     this.#mask = slots - 1;
     this.#capacity = capacity;
     this.#retention = retentionSeconds;
+    this.#startSecond = startSecond;
   }
 
   #home(hi: number, lo: number): number {
@@ -98,13 +110,29 @@ export class MemoryReplayWindow implements ReplayStore {
     }
   }
 
+  /** Distinct serials of `items` that would need a new place (not held live at `now`). */
+  #needed(items: readonly ReplayItem[], now: number): number {
+    let needed = 0;
+    let seen: Set<string> | null = null;
+    for (const it of items) {
+      if (it.time < this.#startSecond) continue;
+      const s = this.#find(it.serialHi, it.serialLo);
+      if (s >= 0 && this.#table[s * W + EXP]! > now) continue;
+      const k = `${it.serialHi}:${it.serialLo}`;
+      if ((seen ??= new Set()).has(k)) continue;
+      seen.add(k);
+      needed++;
+    }
+    return needed;
+  }
+
   apply(items: readonly ReplayItem[], now: number): ReplayOutcome {
-    let missing = 0;
-    for (const it of items) if (this.#find(it.serialHi, it.serialLo) < 0) missing++;
-    if (this.#occupied + missing > this.#capacity) {
+    // Invariant: #occupied ≤ capacity ≤ slots / 2, so a probe always meets an empty slot.
+    const needed = this.#needed(items, now);
+    if (this.#occupied + needed > this.#capacity) {
       // at most one rebuild a second: nothing expires in between
       if (this.#lastSweep !== now) this.#sweep(now);
-      if (this.#occupied + missing > this.#capacity) {
+      if (this.#occupied + needed > this.#capacity) {
         this.#full = true;
         return "FULL";
       }
@@ -114,7 +142,11 @@ export class MemoryReplayWindow implements ReplayStore {
     const t = this.#table;
     const expiry = now + this.#retention;
     for (let i = 0; i < items.length; i++) {
-      const { serialHi: hi, serialLo: lo, counter: c } = items[i]!;
+      const { serialHi: hi, serialLo: lo, counter: c, time } = items[i]!;
+      if (time < this.#startSecond) {
+        out[i] = REPLAY_BEFORE_MEMORY;
+        continue;
+      }
       let s = this.#find(hi, lo);
       let o: number;
       if (s >= 0 && t[s * W + EXP]! > now) {
@@ -152,12 +184,11 @@ export class MemoryReplayWindow implements ReplayStore {
     return out;
   }
 
+  /** False while no new serial can be taken (or a batch was just refused for room). */
   ready(now: number): boolean {
-    if (this.#full && this.#lastSweep !== now) {
-      this.#sweep(now);
-      this.#full = this.#occupied >= this.#capacity;
-    }
-    return !this.#full;
+    if ((this.#full || this.#occupied >= this.#capacity) && this.#lastSweep !== now) this.#sweep(now);
+    this.#full = this.#full && this.#occupied >= this.#capacity;
+    return !this.#full && this.#occupied < this.#capacity;
   }
 
   stats(): { held: number; capacity: number; bytes: number } {

@@ -25,4 +25,4 @@ export const BARE: Readonly<Record<ResultCode, Readonly<ScanResult>>> = Object.f
 );
 
 /** Why a whole batch is refused (the service cannot be sure): HTTP 503 with this error code. */
-export type BatchRefusal = "REPLAY_STORE_FULL" | "REPLAY_STORE_UNAVAILABLE" | "OVERLOADED";
+export type BatchRefusal = "REPLAY_STORE_FULL" | "REPLAY_STORE_UNAVAILABLE" | "OVERLOADED" | "ISSUER_UNAVAILABLE";

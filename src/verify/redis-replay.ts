@@ -1,0 +1,141 @@
+/**
+ * @module The anti-replay window in Redis/Valkey (DESIGN.md §6: shared by every node behind a load
+ * balancer; the same answers as the in-memory window).
+ *
+ * One string key per serial, `yk:r:<serial hex>`: bits 0..63 are a ring (counter c ⇔ bit c mod 64) and
+ * bits 64..95 hold H as u32 (BITFIELD). A whole batch is decided by one Lua script, atomically and in
+ * order, so the replay decision for a serial is made in one place whichever node received the scan.
+ * Each acceptance sets the key's TTL to the retention (380 s by default); Redis never drops it earlier
+ * provided `maxmemory-policy` is `noeviction` (checked at start): when Redis is out of memory the write
+ * fails, and the batch is refused (`FULL`), never forgotten.
+ * `yk:boot` records when this Redis' memory began; presentations made before it are REPLAY_BEFORE_MEMORY
+ * (a Redis that lost its data cannot know what it saw before).
+ * Any other failure or a reply slower than `timeoutMs` is `UNAVAILABLE`: the node refuses rather than guess.
+ */
+import { RedisClient } from "bun";
+import type { ReplayItem, ReplayOutcome, ReplayStore } from "./replay-window.ts";
+
+const SCRIPT = `
+local ttl = tonumber(ARGV[1])
+local now = tonumber(ARGV[2])
+local boot = tonumber(redis.call('GET', 'yk:boot') or '-1')
+if boot < 0 then
+  boot = now
+  redis.call('SET', 'yk:boot', now)
+end
+local out = {}
+for i, key in ipairs(KEYS) do
+  local c = tonumber(ARGV[2 * i + 1])
+  local t = tonumber(ARGV[2 * i + 2])
+  if t < boot then
+    out[i] = 2
+  elseif redis.call('EXISTS', key) == 0 then
+    redis.call('BITFIELD', key, 'SET', 'u32', 64, c)
+    redis.call('SETBIT', key, c % 64, 1)
+    redis.call('EXPIRE', key, ttl)
+    out[i] = 1
+  else
+    local h = redis.call('BITFIELD', key, 'GET', 'u32', 64)[1]
+    if c > h then
+      local n = c - h
+      if n > 64 then n = 64 end
+      for k = 1, n - 1 do redis.call('SETBIT', key, (c - k) % 64, 0) end
+      redis.call('SETBIT', key, c % 64, 1)
+      redis.call('BITFIELD', key, 'SET', 'u32', 64, c)
+      redis.call('EXPIRE', key, ttl)
+      out[i] = 1
+    elseif h - c >= 64 or redis.call('GETBIT', key, c % 64) == 1 then
+      out[i] = 0
+    else
+      redis.call('SETBIT', key, c % 64, 1)
+      redis.call('EXPIRE', key, ttl)
+      out[i] = 1
+    end
+  end
+end
+return out
+`;
+
+const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, "0");
+
+export class RedisReplayStore implements ReplayStore {
+  readonly #client: RedisClient;
+  readonly #retention: number;
+  readonly #timeoutMs: number;
+  #sha = "";
+  #lastOk = false;
+  #full = false;
+
+  constructor(url: string, retentionSeconds: number, timeoutMs = 1000) {
+    this.#client = new RedisClient(url, { enableOfflineQueue: false, autoReconnect: true, connectionTimeout: timeoutMs });
+    this.#retention = retentionSeconds;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /** Connects, loads the script and refuses a Redis that may evict keys. */
+  async start(): Promise<void> {
+    await this.#client.connect();
+    const policy = (await this.#client.send("CONFIG", ["GET", "maxmemory-policy"])) as unknown;
+    const value = Array.isArray(policy) ? String(policy[1]) : typeof policy === "object" && policy ? String(Object.values(policy)[0]) : "";
+    if (value !== "noeviction") {
+      throw new Error(`Redis maxmemory-policy is ${JSON.stringify(value)}; replay state must never be evicted: set it to noeviction`);
+    }
+    this.#sha = String(await this.#client.send("SCRIPT", ["LOAD", SCRIPT]));
+    this.#lastOk = true;
+  }
+
+  async #run(items: readonly ReplayItem[], now: number): Promise<unknown> {
+    const keys = items.map((it) => `yk:r:${hex8(it.serialHi)}${hex8(it.serialLo)}`);
+    const args = [String(this.#retention), String(now)];
+    for (const it of items) args.push(String(it.counter), String(it.time));
+    try {
+      return await this.#client.send("EVALSHA", [this.#sha, String(keys.length), ...keys, ...args]);
+    } catch (e) {
+      if (!String((e as Error).message).includes("NOSCRIPT")) throw e;
+      return await this.#client.send("EVAL", [SCRIPT, String(keys.length), ...keys, ...args]);
+    }
+  }
+
+  async apply(items: readonly ReplayItem[], now: number): Promise<ReplayOutcome> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"timeout">((r) => { timer = setTimeout(() => r("timeout"), this.#timeoutMs); });
+    try {
+      const reply = await Promise.race([this.#run(items, now), timeout]);
+      if (reply === "timeout" || !Array.isArray(reply) || reply.length !== items.length) {
+        this.#lastOk = false;
+        return "UNAVAILABLE";
+      }
+      this.#lastOk = true;
+      this.#full = false;
+      return Uint8Array.from(reply as number[]);
+    } catch (e) {
+      const msg = String((e as Error).message ?? e);
+      this.#lastOk = false;
+      if (msg.includes("OOM")) {
+        this.#full = true;
+        return "FULL";
+      }
+      return "UNAVAILABLE";
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async ready(_now: number): Promise<boolean> {
+    try {
+      const pong = await Promise.race([this.#client.send("PING", []), Bun.sleep(this.#timeoutMs).then(() => "timeout")]);
+      this.#lastOk = pong === "PONG";
+    } catch {
+      this.#lastOk = false;
+    }
+    return this.#lastOk && !this.#full;
+  }
+
+  stats(): { held: number; capacity: number; bytes: number } {
+    return { held: -1, capacity: -1, bytes: -1 };
+  }
+
+  close(): void {
+    this.#client.close();
+  }
+}

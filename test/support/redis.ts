@@ -1,0 +1,71 @@
+/**
+ * A throwaway redis-server on loopback for tests (`.ci/run` installs Debian's redis-server).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface TestRedis {
+  url: string;
+  port: number;
+  /** Kills the server (its port and dir stay, for start()). */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  /** Kills the server and removes its dir. */
+  close(): Promise<void>;
+  cli(...args: string[]): Promise<string>;
+}
+
+export async function startRedis(extra: string[] = []): Promise<TestRedis> {
+  const bin = Bun.which("redis-server");
+  if (!bin) throw new Error("redis-server is not installed (apt-get install -y redis-server; .ci/run does this)");
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "yukuai-redis-"));
+  let proc: ReturnType<typeof Bun.spawn> | null = null;
+  const r: TestRedis = {
+    close: async () => {},
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    async start() {
+      proc = Bun.spawn([bin, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir,
+        "--maxmemory-policy", "noeviction", ...extra], { stdout: "ignore", stderr: "ignore" });
+      for (let i = 0; i < 100; i++) {
+        try {
+          if ((await r.cli("PING")).trim() === "PONG") return;
+        } catch { /* not up yet */ }
+        await Bun.sleep(50);
+      }
+      throw new Error("redis-server did not start");
+    },
+    async stop() {
+      if (!proc) return;
+      proc.kill();
+      await proc.exited;
+      proc = null;
+    },
+    async cli(...args: string[]) {
+      const p = Bun.spawn(["redis-cli", "-p", String(port), ...args], { stdout: "pipe", stderr: "pipe" });
+      const out = await new Response(p.stdout).text();
+      if ((await p.exited) !== 0) throw new Error(out);
+      return out;
+    },
+  };
+  r.close = async () => {
+    await r.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  await r.start();
+  return r;
+}
