@@ -56,6 +56,27 @@ export function bearer(c: Context): string | null {
   return m ? m[1]! : null;
 }
 
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** A body of unknown length (chunked), counted while read; null once it passes `maxBytes`. */
+async function readCapped(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array | null> {
+  if (body === null) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      void reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
 /**
  * Reads and parses a request body: 415 for another content type, 413 over `maxBytes` (from
  * Content-Length, or counted while reading, before any parsing), 400 when it does not parse or is not an
@@ -70,29 +91,18 @@ export async function readBody(c: Context, maxBytes: number): Promise<Record<str
   if (declared !== undefined && Number(declared) > maxBytes) {
     return sendError(c, 413, "BODY_TOO_LARGE", `request body is larger than ${maxBytes} bytes`);
   }
-  const raw = c.req.raw.body;
   let bytes: Uint8Array;
-  if (raw === null) {
-    bytes = new Uint8Array(0);
+  if (declared !== undefined && /^[0-9]+$/.test(declared)) {
+    // a declared length is exactly what the server reads (and Bun.serve caps it): read it in one piece
+    bytes = new Uint8Array(await c.req.raw.arrayBuffer());
   } else {
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    const reader = raw.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxBytes) {
-        void reader.cancel();
-        return sendError(c, 413, "BODY_TOO_LARGE", `request body is larger than ${maxBytes} bytes`);
-      }
-      chunks.push(value);
-    }
-    bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    const read = await readCapped(c.req.raw.body, maxBytes);
+    if (read === null) return sendError(c, 413, "BODY_TOO_LARGE", `request body is larger than ${maxBytes} bytes`);
+    bytes = read;
   }
   let parsed: unknown;
   try {
-    parsed = format === "json" ? JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes)) : packr.unpack(bytes);
+    parsed = format === "json" ? JSON.parse(UTF8.decode(bytes)) : packr.unpack(bytes);
   } catch {
     return sendError(c, 400, "BAD_BODY", format === "json" ? "body is not valid JSON" : "body is not valid msgpack");
   }

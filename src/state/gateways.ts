@@ -11,8 +11,12 @@ export function hashKey(key: string): string {
   return createHash("sha256").update(key, "utf8").digest("hex");
 }
 
+/** Keys already authenticated, so a gateway's requests skip the SHA-256 (only valid keys enter). */
+const KEY_CACHE_MAX = 65_536;
+
 export class Gateways {
   readonly #byHash = new Map<string, Gateway>();
+  readonly #byKey = new Map<string, Gateway>();
 
   constructor(private readonly db: Db) {
     for (const g of db.allGateways()) this.#byHash.set(g.keyHash, g);
@@ -35,12 +39,20 @@ export class Gateways {
       this.db.upsertGateway(g, now);
     }
     this.#byHash.clear();
+    this.#byKey.clear();
     for (const g of list) this.#byHash.set(g.keyHash, g);
   }
 
   /** The gateway a bearer key belongs to, or undefined. */
   byKey(key: string): Gateway | undefined {
-    return this.#byHash.get(hashKey(key));
+    const known = this.#byKey.get(key);
+    if (known !== undefined) return known;
+    const g = this.#byHash.get(hashKey(key));
+    if (g !== undefined) {
+      if (this.#byKey.size >= KEY_CACHE_MAX) this.#byKey.clear();
+      this.#byKey.set(key, g);
+    }
+    return g;
   }
 
   list(): Gateway[] {
