@@ -237,11 +237,18 @@ export async function runMetro(o: { quick: boolean; model: MetroModel; transport
   // repeats: the answer is the largest multiple held in at least two of three runs
   const repeats: MetroResults["repeats"] = [];
   let held = 0;
-  const candidates = [...new Set(levels.filter((l) => l.pass).map((l) => l.multiple))].sort((a, b) => b - a);
-  for (const m of candidates) {
-    const first = levels.find((l) => l.multiple === m)!;
+  // levels held once, largest first; then every lower rung of the ladder, so a level held once but not
+  // confirmed falls back to the next one below instead of to 0×
+  const passed = [...new Set(levels.filter((l) => l.pass).map((l) => l.multiple))].sort((a, b) => b - a);
+  const below = full.filter((m) => m < (passed.at(-1) ?? Infinity) && !passed.includes(m)).sort((a, b) => b - a);
+  for (const m of [...passed, ...below]) {
+    let first = levels.find((l) => l.multiple === m && l.pass);
+    if (first === undefined) {
+      first = (await level(model, transport, m, seconds, warmSeconds, m * 7919, log)).level;
+      levels.push(first);
+    }
     const p99s = [first.p99];
-    let passes = 1;
+    let passes = first.pass ? 1 : 0;
     for (let k = 1; k < (quick ? 1 : 3); k++) {
       const r = await level(model, transport, m, seconds, warmSeconds, m * 7919 + k, log);
       p99s.push(r.level.p99);
