@@ -43,8 +43,7 @@ export class LagMonitor {
     const tick = () => {
       // performance.now() measures a duration here, not the time of day (the Clock is for that)
       const now = performance.now();
-      this.#lags[this.#next] = Math.max(0, now - this.#expected);
-      this.#next = (this.#next + 1) % this.#lags.length;
+      this.observe(now - this.#expected);
       this.#expected = now + this.#intervalMs;
       this.#timer = setTimeout(tick, this.#intervalMs);
       this.#timer.unref?.();
@@ -53,6 +52,12 @@ export class LagMonitor {
     this.#timer = setTimeout(tick, this.#intervalMs);
     this.#timer.unref?.();
     return this;
+  }
+
+  /** Records one tick's lateness, ms (the timer calls this; tests may too). */
+  observe(lateMs: number): void {
+    this.#lags[this.#next] = Math.max(0, lateMs);
+    this.#next = (this.#next + 1) % this.#lags.length;
   }
 
   /** The smallest lateness of the last `window` ticks, ms. */
