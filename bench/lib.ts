@@ -5,10 +5,10 @@
  */
 import { spawn, spawnSync, type Subprocess } from "bun";
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { benchIssuer } from "./codes.ts";
+import { freePort } from "../test/support/net.ts";
 
 export const ROOT = resolve(import.meta.dir, "..");
 export const OUT = join(ROOT, "bench/out");
@@ -27,16 +27,6 @@ export function cpuCount(): number {
   return navigator.hardwareConcurrency;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.on("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 export interface ServerOptions {
   /** taskset CPU list for the server ("0"); unpinned when absent. */

@@ -151,35 +151,20 @@ export async function openLoop(o: {
   const perScan: number[] = [];
   const statuses = new Map<number, number>();
   let failures = 0;
-  let lateStartMs = 0;
   const start = o.startAt ?? performance.now() + 50;
   const countFrom = o.countFrom ?? -Infinity;
   const pending: Promise<void>[] = [];
-  const hardStop = start + o.maxSeconds * 1000;
-  let i = 0;
-  while (i < n) {
-    const now = performance.now();
-    if (now > hardStop) break;
-    const due = start + o.at[i]!;
-    if (due > now) {
-      await sleep(Math.min(due - now, 20));
-      continue;
-    }
-    // everything due goes out now (never early: lateness counts against the server, not for it)
-    while (i < n && start + o.at[i]! <= performance.now()) {
-      const k = i++;
-      lateStartMs = Math.max(lateStartMs, performance.now() - (start + o.at[k]!));
-      const origins = o.origins?.[k] ?? Float64Array.of(o.at[k]!);
-      pending.push(fetch(o.url + o.path, { method: "POST", headers, body: o.bodies[k]! })
-        .then(async (res) => {
-          await res.arrayBuffer();
-          const t = performance.now() - start;
-          statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-          if (res.status === 200) { for (const at of origins) if (at >= countFrom) perScan.push(t - at); }
-          else failures += origins.length;
-        }, () => { failures += (o.origins?.[k] ?? [0]).length; }));
-    }
-  }
+  const { sent: i, lateStartMs } = await sendOnSchedule(o.at, start, start + o.maxSeconds * 1000, (k) => {
+    const origins = o.origins?.[k] ?? Float64Array.of(o.at[k]!);
+    pending.push(fetch(o.url + o.path, { method: "POST", headers, body: o.bodies[k]! })
+      .then(async (res) => {
+        await res.arrayBuffer();
+        const t = performance.now() - start;
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        if (res.status === 200) { for (const at of origins) if (at >= countFrom) perScan.push(t - at); }
+        else failures += origins.length;
+      }, () => { failures += (o.origins?.[k] ?? [0]).length; }));
+  });
   const unsent = n - i;
   await Promise.race([Promise.all(pending), sleep(30_000)]);
   const latencies = Float64Array.from(perScan).sort();
@@ -198,7 +183,7 @@ export async function openLoopWs(o: {
   const sockets: WebSocket[] = [];
   const done = new Uint8Array(o.at.length);
   const perScan: number[] = [];
-  let failures = 0, answered = 0, lateStartMs = 0;
+  let failures = 0, answered = 0;
   const countFrom = o.countFrom ?? -Infinity;
   let start = 0;
   await Promise.all(Array.from({ length: o.gateways }, (_, g) => new Promise<void>((resolve, reject) => {
@@ -218,28 +203,38 @@ export async function openLoopWs(o: {
     };
   })));
   start = o.startAt ?? performance.now() + 50;
-  const hardStop = start + o.maxSeconds * 1000;
   const n = o.at.length;
-  let i = 0;
-  while (i < n) {
-    const now = performance.now();
-    if (now > hardStop) break;
-    const due = start + o.at[i]!;
-    if (due > now) {
-      await sleep(Math.min(due - now, 20));
-      continue;
-    }
-    while (i < n && start + o.at[i]! <= performance.now()) {
-      lateStartMs = Math.max(lateStartMs, performance.now() - (start + o.at[i]!));
-      sockets[o.gatewayOf[i]!]!.send(o.frames[i]!);
-      i++;
-    }
-  }
+  const { sent: i, lateStartMs } = await sendOnSchedule(o.at, start, start + o.maxSeconds * 1000, (k) => sockets[o.gatewayOf[k]!]!.send(o.frames[k]!));
   const deadline = performance.now() + 30_000;
   while (answered < i && performance.now() < deadline) await sleep(10);
   for (const ws of sockets) ws.close();
   for (let k = 0; k < n; k++) if (done[k] === 0) failures += o.origins[k]!.length;
   return { latencies: Float64Array.from(perScan).sort(), lateStartMs, failures };
+}
+
+/**
+ * Open-loop sending: item k leaves at `start + at[k]` (ms, ascending), never early, whatever the answers;
+ * everything already due leaves at once. Stops at `hardStop`. Returns how many were sent and the worst
+ * lateness of a send (counted against the server, never for it).
+ */
+async function sendOnSchedule(at: Float64Array, start: number, hardStop: number, send: (k: number) => void): Promise<{ sent: number; lateStartMs: number }> {
+  const n = at.length;
+  let i = 0;
+  let lateStartMs = 0;
+  while (i < n) {
+    const now = performance.now();
+    if (now > hardStop) break;
+    const due = start + at[i]!;
+    if (due > now) {
+      await sleep(Math.min(due - now, 20));
+      continue;
+    }
+    while (i < n && start + at[i]! <= performance.now()) {
+      lateStartMs = Math.max(lateStartMs, performance.now() - (start + at[i]!));
+      send(i++);
+    }
+  }
+  return { sent: i, lateStartMs };
 }
 
 export function latencyPercentiles(sorted: Float64Array): { p50: number; p90: number; p99: number; p999: number; max: number } {

@@ -25,6 +25,7 @@ import { diffCounts, pinSelf, resultCounts, sleep, startServer, summary, type Su
 import { latencyPercentiles, openLoop, openLoopWs } from "./load.ts";
 import { readFileSync } from "node:fs";
 import { toText } from "../src/wire/code.ts";
+import { rng } from "../test/support/rng.ts";
 
 export const PEAK_SCANS_PER_SECOND = (6_148_000 * 2 * 0.15) / 3600;
 const GATEWAYS = 300;
@@ -83,17 +84,6 @@ function busyShare(a: number[], b: number[]): number {
   return total > 0 ? 1 - (d[3]! + d[4]!) / total : NaN;
 }
 
-/** A seeded PRNG (mulberry32), so a level's schedule is the same run to run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Schedule {
   plan: Plan;

@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { newDeviceKey, Holder } from "../../src/holder/holder.ts";
-import { freePort, startRedis, type TestRedis } from "../support/redis.ts";
+import { freePort } from "../support/net.ts";
+import { startRedis, type TestRedis } from "../support/redis.ts";
 import { PERSON_ID } from "../helpers.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");

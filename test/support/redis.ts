@@ -2,20 +2,10 @@
  * A throwaway redis-server on loopback for tests (`.ci/run` installs Debian's redis-server).
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "./net.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface TestRedis {
   url: string;

@@ -6,6 +6,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { MemoryReplayWindow, REPLAY_BEFORE_MEMORY, type ReplayItem } from "../../src/verify/replay-window.ts";
+import { rng } from "../support/rng.ts";
 
 /** 2026-11-24T00:00:00Z: receive seconds in these tests start here. */
 const T0 = 1795478400;
@@ -307,17 +308,6 @@ describe("memory bound", () => {
 
 // ---------------------------------------------------------------- reference model
 
-/** Deterministic PRNG (mulberry32) so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** §3 stated plainly: per serial H and the set of accepted counters; a batch needing more than `capacity` live serials is refused. */
 class ReferenceWindow {

@@ -6,22 +6,12 @@ import { describe, expect, test } from "bun:test";
 import { ALPHABET, decode, decodedLength, decodeInto, encode, encodedLength } from "../../src/wire/base45.ts";
 // @ts-ignore: the npm base45 package (CommonJS) ships no type declarations
 import base45Untyped from "base45";
+import { rng } from "../support/rng.ts";
 const base45 = base45Untyped as { encode(bytes: Uint8Array): string; decode(text: string): Buffer };
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
-/** Deterministic PRNG (mulberry32) so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function randomBytes(r: () => number, n: number): Uint8Array {
   const b = new Uint8Array(n);
   for (let i = 0; i < n; i++) b[i] = Math.floor(r() * 256);
