@@ -1,8 +1,11 @@
 /**
  * @module The two signature checks of a scan (DESIGN.md §3, BAD_ISSUER_SIGNATURE then BAD_DEVICE_SIGNATURE),
  * shared by the main thread and the worker pool so that every core accepts exactly the same signatures.
+ * Both follow the §2 signature rule (`verifyStrict`), and the device key in the code passes the §2 key test
+ * (`isStrictPublicKeyEncoding`; `prepareVerifyKey` when not cached) or the scan is BAD_DEVICE_SIGNATURE,
+ * whichever way a cached key was prepared, so the inline and the worker path agree.
  */
-import { preparePublicKey, verifyStrict, type PreparedPublicKey } from "../crypto/ed25519.ts";
+import { isStrictPublicKeyEncoding, prepareVerifyKey, verifyStrict, type PreparedPublicKey } from "../crypto/ed25519.ts";
 import {
   CODE_LENGTH, CREDENTIAL_DOMAIN, CREDENTIAL_SIGNED, OFF, PRESENTATION_DOMAIN, PRESENTATION_SIGNED,
 } from "../wire/code.ts";
@@ -16,7 +19,7 @@ export interface SigJob {
   code: Uint8Array;
   /** The issuer key to check issuerSig with; null when the credential is already verified (§3 LRU). */
   issuerKey: PreparedPublicKey | null;
-  /** The prepared device key when known (cached credential); else it is read from the code. */
+  /** The key of the code's devicePub when known (cached credential); else it is prepared from the code. */
   deviceKey: PreparedPublicKey | null;
 }
 
@@ -36,14 +39,23 @@ export class ScanSigner {
     this.#presMsg.set(PRESENTATION_DOMAIN, 0);
   }
 
-  /** SIG_OK, SIG_BAD_ISSUER or SIG_BAD_DEVICE for one code (212 bytes). */
+  /**
+   * SIG_OK, SIG_BAD_ISSUER or SIG_BAD_DEVICE for one code (212 bytes); throws only on a wrong length.
+   * Invariant: `issuerKey` passed the §2 key test (`prepareVerifyKey`) when loaded; `deviceKey`, when given,
+   * is the key of the code's devicePub.
+   */
   check(code: Uint8Array, issuerKey: PreparedPublicKey | null, deviceKey: PreparedPublicKey | null): number {
     if (code.length !== CODE_LENGTH) throw new RangeError("a code is 212 bytes");
     if (issuerKey !== null) {
       this.#credMsg.set(code.subarray(0, CREDENTIAL_SIGNED), CREDENTIAL_DOMAIN.length);
       if (!verifyStrict(issuerKey, this.#credMsg, code.subarray(OFF.issuerSig, OFF.issuerSig + 64))) return SIG_BAD_ISSUER;
     }
-    const dk = deviceKey ?? preparePublicKey(code.subarray(OFF.devicePub, OFF.devicePub + 32));
+    const devicePub = code.subarray(OFF.devicePub, OFF.devicePub + 32);
+    let dk = deviceKey;
+    if (dk === null) {
+      dk = prepareVerifyKey(devicePub);
+      if (dk === null) return SIG_BAD_DEVICE; // §2: non-canonical or small-order device key
+    } else if (!isStrictPublicKeyEncoding(devicePub)) return SIG_BAD_DEVICE;
     this.#presMsg.set(code.subarray(0, PRESENTATION_SIGNED), PRESENTATION_DOMAIN.length);
     if (!verifyStrict(dk, this.#presMsg, code.subarray(OFF.deviceSig, OFF.deviceSig + 64))) return SIG_BAD_DEVICE;
     return SIG_OK;
