@@ -11,7 +11,6 @@ ENV NODE_ENV=production PORT=8080 YUKUAI_DATA_DIR=/data
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY src ./src
-COPY keys ./keys
 RUN mkdir -p /data && chown bun:bun /data
 USER bun
 EXPOSE 8080

@@ -36,7 +36,7 @@ export function measureMemory(holders: number): MemoryResults {
     const items: ReplayItem[] = [];
     for (let k = 0; k < 1000 && done < holders; k++, done++) {
       randomFillSync(serial);
-      items.push({ serialHi: serial[0]!, serialLo: serial[1]!, counter: 1, time: now });
+      items.push({ issuer: 500000, serialHi: serial[0]!, serialLo: serial[1]!, counter: 1, time: now });
     }
     const out = window.apply(items, now);
     if (out === "FULL" || out === "UNAVAILABLE") throw new Error(`replay window: ${out} at ${done} holders`);

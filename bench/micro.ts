@@ -152,7 +152,7 @@ export async function runMicro(quick: boolean, log: (l: string) => void = () => 
     for (let k = 0; k < 256; k++) {
       const h = (b * 256 + k) % H;
       const v = new DataView(codes[h]!.buffer);
-      batch.push({ serialHi: v.getUint32(8), serialLo: v.getUint32(12), counter: 1 + Math.floor((b * 256 + k) / H), time: now });
+      batch.push({ issuer: v.getUint32(2), serialHi: v.getUint32(8), serialLo: v.getUint32(12), counter: 1 + Math.floor((b * 256 + k) / H), time: now });
     }
     items.push(batch);
   }
@@ -162,7 +162,7 @@ export async function runMicro(quick: boolean, log: (l: string) => void = () => 
     replay.apply(items[i % items.length]!, now);
     return true;
   }));
-  const fresh = (b: number): ReplayItem[] => Array.from({ length: 256 }, (_, k) => ({ serialHi: b, serialLo: k * 7919 + 1, counter: 1, time: now }));
+  const fresh = (b: number): ReplayItem[] => Array.from({ length: 256 }, (_, k) => ({ issuer: 500000, serialHi: b, serialLo: k * 7919 + 1, counter: 1, time: now }));
   let fw = new MemoryReplayWindow(1 << 20, 380, now - 1);
   add("state", "replay window, first sight of each serial", "scan", await timed(t, 256, (i) => {
     if ((i + 1) * 256 % (1 << 19) === 0) fw = new MemoryReplayWindow(1 << 20, 380, now - 1);

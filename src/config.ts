@@ -16,13 +16,19 @@ export interface Config {
   dataDir: string;
   /** Admin token from the environment; when null one is generated (or read) in the data dir. */
   adminToken: string | null;
+  /** On an issuer node: the read-only feed token; on a follower: the token it presents (§4). */
+  feedToken: string | null;
+  /** Load balancers whose X-Forwarded-For is believed (§4). */
+  trustedProxies: ReadonlySet<string>;
   issuer: number;
   redisUrl: string | null;
   follow: string | null;
   upstreams: ReadonlyMap<number, Upstream>;
   upstreamTimeoutMs: number;
-  /** Directory of other issuers' public trust material. */
-  keysDir: string;
+  /** §7: the signed trust list (file or http(s) URL), its anchors, and how often it is re-read. */
+  trustList: string | null;
+  trustAnchors: string;
+  trustRefreshSeconds: number;
   /** Optional JSON file overriding scenes' accepted issuers. */
   scenesFile: string | null;
   maxBodyBytes: number;
@@ -86,18 +92,29 @@ function parseUpstreams(raw: string | undefined): Map<number, Upstream> {
 export function loadConfig(env: Env = process.env): Config {
   const issuerRaw = env.YUKUAI_ISSUER ?? "500000";
   if (!/^[0-9]{6}$/.test(issuerRaw)) throw new Error("YUKUAI_ISSUER must be a 6-digit GB/T 2260 division code");
+  if (env.YUKUAI_FOLLOW) {
+    // §4: without a shared replay store a follower would accept what the issuer node already accepted
+    if (!env.YUKUAI_REDIS_URL) throw new Error("YUKUAI_FOLLOW needs YUKUAI_REDIS_URL: a follower must share the issuer node's replay store");
+    if (!env.YUKUAI_FEED_TOKEN) throw new Error("YUKUAI_FOLLOW needs YUKUAI_FEED_TOKEN: the issuer node's feed token (never its admin token)");
+    if (env.YUKUAI_TRUST_LIST) throw new Error("YUKUAI_TRUST_LIST is set on the issuer node; a follower takes that node's trust");
+  }
+  if (env.YUKUAI_TRUST_LIST && !env.YUKUAI_TRUST_ANCHORS) throw new Error("YUKUAI_TRUST_LIST needs YUKUAI_TRUST_ANCHORS: the authority's public keys");
   const cores = availableParallelism();
   return Object.freeze({
     port: int(env, "PORT", 8080, 0, 65535),
     hostname: env.YUKUAI_HOST || "0.0.0.0",
     dataDir: resolve(env.YUKUAI_DATA_DIR || "./data"),
     adminToken: env.YUKUAI_ADMIN_TOKEN || null,
+    feedToken: env.YUKUAI_FEED_TOKEN || null,
+    trustedProxies: new Set((env.YUKUAI_TRUSTED_PROXIES ?? "").split(",").map((s) => s.trim()).filter(Boolean)),
     issuer: Number(issuerRaw),
     redisUrl: env.YUKUAI_REDIS_URL || null,
     follow: env.YUKUAI_FOLLOW ? env.YUKUAI_FOLLOW.replace(/\/+$/, "") : null,
     upstreams: parseUpstreams(env.YUKUAI_UPSTREAMS),
     upstreamTimeoutMs: int(env, "YUKUAI_UPSTREAM_TIMEOUT_MS", 2000, 1, 60_000),
-    keysDir: resolve(env.YUKUAI_KEYS_DIR || resolve(import.meta.dir, "../keys")),
+    trustList: env.YUKUAI_TRUST_LIST || null,
+    trustAnchors: env.YUKUAI_TRUST_ANCHORS ?? "",
+    trustRefreshSeconds: int(env, "YUKUAI_TRUST_REFRESH_S", 300, 1, 86_400),
     scenesFile: env.YUKUAI_SCENES_FILE || null,
     maxBodyBytes: int(env, "YUKUAI_MAX_BODY_BYTES", 1 << 20, 1024, 1 << 30),
     maxBatch: int(env, "YUKUAI_MAX_BATCH", 1000, 1, 100_000),

@@ -4,14 +4,15 @@
 import { createApp } from "./app.ts";
 import { systemClock } from "./clock.ts";
 import { loadConfig, type Config } from "./config.ts";
-import { replayRetention, YukuaiNode } from "./node.ts";
+import { YukuaiNode } from "./node.ts";
 import { RedisReplayStore } from "./verify/redis-replay.ts";
+import { replayRetention } from "./verify/replay-window.ts";
 import { closeStreams, streamWebSocket } from "./routes/stream.ts";
 
 export async function start(config: Config) {
   let replay: RedisReplayStore | undefined;
   if (config.redisUrl) {
-    replay = new RedisReplayStore(config.redisUrl, replayRetention(config));
+    replay = new RedisReplayStore(config.redisUrl, replayRetention(config), 2 * config.skewSeconds);
     await replay.start().catch((e: Error) => {
       replay!.close();
       throw new Error(`YUKUAI_REDIS_URL: ${e.message}`);
@@ -19,10 +20,7 @@ export async function start(config: Config) {
   }
   const node = new YukuaiNode({ config, clock: systemClock, replay });
   const app = createApp(node);
-  if (node.follower) {
-    await node.follower.syncOnce();
-    node.follower.start();
-  }
+  await node.start();
   const server = Bun.serve({
     port: config.port,
     hostname: config.hostname,
@@ -31,7 +29,8 @@ export async function start(config: Config) {
     fetch: (req, srv) => app.fetch(req, { server: srv }),
     websocket: streamWebSocket(config.maxBodyBytes),
   });
-  console.log(`yukuai: issuer ${config.issuer} listening on http://${server.hostname}:${server.port} (data ${config.dataDir})`);
+  const trust = node.trust.toJson(node.now(), () => false).issuers.map((i) => i.issuer).join(", ");
+  console.log(`yukuai: issuer ${config.issuer} listening on http://${server.hostname}:${server.port} (data ${config.dataDir}; trusts ${trust || "nothing yet"}${config.trustList ? `; trust list ${config.trustList}` : ""})`);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

@@ -7,8 +7,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "./config.ts";
 import { seconds, type Clock } from "./clock.ts";
-import { checkDevicePublicKey, sign } from "./crypto/ed25519.ts";
-import { ISSUER_NAMES, loadOrCreateIssuerSecrets, TrustStore, type IssuerSecrets } from "./crypto/keys.ts";
+import { checkPublicKey, sign } from "./crypto/ed25519.ts";
+import { ISSUER_NAMES, IssuerKeyring } from "./crypto/keys.ts";
+import { TrustStore } from "./trust/store.ts";
+import { TrustListSource } from "./trust/source.ts";
+import { parseAnchors } from "./trust/list.ts";
+import { AuthThrottle } from "./routes/auth.ts";
 import { checkIdNumber, subjectPseudonym } from "./identity.ts";
 import { checkLicence } from "./licences.ts";
 import { Metrics } from "./metrics.ts";
@@ -18,9 +22,9 @@ import { Gateways, type Gateway } from "./state/gateways.ts";
 import { normaliseRevocationValue, Revocations, REVOCATION_TYPES } from "./state/revocations.ts";
 import { CredentialCache } from "./verify/credential-cache.ts";
 import { Pipeline, type BatchOutcome } from "./verify/pipeline.ts";
-import { MemoryReplayWindow, type ReplayStore } from "./verify/replay-window.ts";
+import { memoryBeginsAfter, MemoryReplayWindow, replayRetention, type ReplayReadiness, type ReplayStore } from "./verify/replay-window.ts";
 import { Router } from "./verify/router.ts";
-import { Follower } from "./state/follow.ts";
+import { Follower, type FollowReadiness } from "./state/follow.ts";
 import { packr } from "./wire/msgpack.ts";
 import { PoolChecker } from "./verify/pool.ts";
 import { LagMonitor } from "./verify/lag.ts";
@@ -30,7 +34,7 @@ import { credentialMessage, encodeCredentialBody, FLAG_MASK, KIND_PERSON, KIND_E
 /** A refused request: the routes turn it into `{"error": {code, message}}` with `status`. */
 export interface Refusal {
   ok: false;
-  status: 400 | 403 | 404 | 409 | 503;
+  status: 400 | 403 | 404 | 409;
   code: string;
   message: string;
 }
@@ -39,9 +43,13 @@ export type Outcome<T> = ({ ok: true } & T) | Refusal;
 const refuse = (status: Refusal["status"], code: string, message: string): Refusal => ({ ok: false, status, code, message });
 const FOLLOWER = refuse(403, "FOLLOWER", "this node follows an issuer node (YUKUAI_FOLLOW): issuance, revocations, gateways and licences are managed there");
 
-/** §3: replay state lives 300 s of `at` + window + 2 × skew (380 s by default) after its last acceptance. */
-export function replayRetention(config: Pick<Config, "atMaxAgeSeconds" | "windowSeconds" | "skewSeconds">): number {
-  return config.atMaxAgeSeconds + config.windowSeconds + 2 * config.skewSeconds;
+export { replayRetention };
+
+/** `/readyz` checks: each true, or why not (§3 `"replay": "warming"`, §7 `trust: false`). */
+export interface Readiness {
+  replay: ReplayReadiness;
+  trust?: boolean;
+  follow?: FollowReadiness;
 }
 
 /** A gateway as authenticated by its bearer key. */
@@ -66,7 +74,10 @@ export class YukuaiNode {
   readonly config: Config;
   readonly clock: Clock;
   readonly db: Db;
-  readonly trust = new TrustStore();
+  readonly trust: TrustStore;
+  /** §7: the signed trust list, when `YUKUAI_TRUST_LIST` is set. */
+  readonly trustList: TrustListSource | null;
+  readonly authThrottle: AuthThrottle;
   readonly revocations: Revocations;
   readonly gateways: Gateways;
   readonly scenes: SceneCatalogue;
@@ -77,11 +88,12 @@ export class YukuaiNode {
   readonly metrics = new Metrics();
   /** Backpressure without a worker pool: event-loop lag (verify/lag.ts). */
   readonly lag = new LagMonitor().start();
-  /** The issuer key and subject secret; null on a follower, which issues nothing. */
-  readonly secrets: IssuerSecrets | null;
+  /** The issuer keys and subject secret; null on a follower, which issues nothing. */
+  readonly secrets: IssuerKeyring | null;
   readonly follower: Follower | null;
   readonly startSecond: number;
   readonly #adminTokenHash: Buffer;
+  readonly #feedTokenHash: Buffer | null;
 
   constructor(opts: NodeOptions) {
     const { config, clock } = opts;
@@ -89,37 +101,43 @@ export class YukuaiNode {
     this.config = config;
     this.clock = clock;
     this.startSecond = seconds(clock);
-    mkdirSync(config.dataDir, { recursive: true });
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     this.db = new Db(join(config.dataDir, "yukuai.db"));
+    this.trust = new TrustStore(config.issuer);
+    this.authThrottle = new AuthThrottle(clock);
     if (config.follow) {
-      // a follower's trust list, gateways and revocations all come from the issuer node
-      if (!config.adminToken) throw new Error("YUKUAI_FOLLOW needs YUKUAI_ADMIN_TOKEN: the issuer node's admin token");
+      // a follower's trust, gateways and revocations all come from the issuer node
       this.secrets = null;
     } else {
-      this.secrets = loadOrCreateIssuerSecrets(config.dataDir, config.issuer, this.startSecond);
-      if (this.secrets.created) log(`issuer ${config.issuer}: made a new issuer key (kid ${this.secrets.kid}) and subject secret in ${config.dataDir}`);
-      this.trust.add(config.issuer, ISSUER_NAMES[config.issuer] ?? String(config.issuer), [
-        { kid: this.secrets.kid, raw: this.secrets.publicKey, notBefore: this.secrets.createdAt, notAfter: 0xffffffff },
-      ]);
-      this.trust.loadDir(config.keysDir);
+      this.secrets = IssuerKeyring.open(config.dataDir, config.issuer, this.startSecond);
+      if (this.secrets.created) log(`issuer ${config.issuer}: made a new issuer key (kid ${this.secrets.current.kid}) and subject secret in ${config.dataDir}`);
+      this.#trustOwnKeys();
     }
     this.#adminTokenHash = createHash("sha256").update(this.#adminToken(log)).digest();
+    this.#feedTokenHash = config.feedToken && !config.follow ? createHash("sha256").update(config.feedToken).digest() : null;
     this.revocations = new Revocations(this.db);
     this.gateways = new Gateways(this.db);
     if (config.follow) {
       this.follower = new Follower({
-        url: config.follow, adminToken: config.adminToken!, intervalMs: config.followIntervalMs, maxLagSeconds: config.followMaxLagSeconds,
-        timeoutMs: config.upstreamTimeoutMs, trust: this.trust, gateways: this.gateways, revocations: this.revocations,
-        clock, packr, fetchFn: opts.fetchFn, log,
+        url: config.follow, feedToken: config.feedToken!, issuer: config.issuer, intervalMs: config.followIntervalMs,
+        maxLagSeconds: config.followMaxLagSeconds, timeoutMs: config.upstreamTimeoutMs, trust: this.trust,
+        gateways: this.gateways, revocations: this.revocations, clock, packr, fetchFn: opts.fetchFn, log,
       });
     } else {
       this.follower = null;
       this.revocations.syncedAt = this.startSecond;
     }
+    this.trustList = config.trustList === null ? null : new TrustListSource({
+      location: config.trustList, anchors: parseAnchors(config.trustAnchors), dataDir: config.dataDir,
+      skewSeconds: config.skewSeconds, timeoutMs: config.upstreamTimeoutMs, clock, trust: this.trust,
+      onRefusal: (reason) => this.metrics.trustRefusals.inc({ reason }),
+      onTaken: (list) => { this.metrics.trustVersion.set(list.version); this.metrics.trustNextUpdate.set(list.nextUpdate); },
+      fetchFn: opts.fetchFn, log,
+    });
     this.scenes = loadCatalogue(config.issuer, config.scenesFile);
     this.cache = new CredentialCache(config.credentialCacheSize);
     const retention = replayRetention(config);
-    this.replay = opts.replay ?? new MemoryReplayWindow(config.replayCapacity, retention, this.startSecond);
+    this.replay = opts.replay ?? new MemoryReplayWindow(config.replayCapacity, retention, memoryBeginsAfter(this.startSecond, config.skewSeconds));
     this.checker = opts.checker ?? (config.workers > 0 ? new PoolChecker({ workers: config.workers }) : new InlineChecker());
     const router = config.upstreams.size > 0 ? new Router(config.upstreams, config.upstreamTimeoutMs, opts.fetchFn) : null;
     this.pipeline = new Pipeline({
@@ -143,8 +161,35 @@ export class YukuaiNode {
     return token;
   }
 
+  /** The node's own keys, as the trust store holds them (at start and after a rotation). */
+  #trustOwnKeys(): void {
+    const ring = this.secrets!;
+    this.trust.set("own", [{
+      issuer: ring.issuer, name: ISSUER_NAMES[ring.issuer] ?? String(ring.issuer), until: Infinity,
+      keys: ring.keys.map((k) => ({ kid: k.kid, raw: k.publicKey, notBefore: k.notBefore, notAfter: k.notAfter, revoked: false })),
+    }]);
+  }
+
+  /** Tokens are compared as SHA-256 digests in constant time; only the digests are kept. */
   isAdmin(token: string): boolean {
     return timingSafeEqual(createHash("sha256").update(token).digest(), this.#adminTokenHash);
+  }
+
+  /** The feed token (`YUKUAI_FEED_TOKEN`) of an issuer node. */
+  isFeedReader(token: string): boolean {
+    return this.#feedTokenHash !== null && timingSafeEqual(createHash("sha256").update(token).digest(), this.#feedTokenHash);
+  }
+
+  /** Start-up work that needs I/O: the trust list (§7) and the first sync of a follower. */
+  async start(): Promise<void> {
+    if (this.trustList !== null) {
+      await this.trustList.start();
+      this.trustList.every(this.config.trustRefreshSeconds);
+    }
+    if (this.follower !== null) {
+      await this.follower.syncOnce();
+      this.follower.start();
+    }
   }
 
   now(): number {
@@ -153,6 +198,7 @@ export class YukuaiNode {
 
   close(): void {
     this.follower?.stop();
+    this.trustList?.stop();
     this.checker.close?.();
     this.lag.stop();
     void this.replay.close?.();
@@ -179,16 +225,19 @@ export class YukuaiNode {
     return this.pipeline.verifyBatch(scans, { id: gw.gateway.id, scene: gw.scene }, this.now());
   }
 
+  /** §4 `revocations` of a batch answer: an issuer node is its own source, so it is in sync now. */
   revocationStatus(): { seq: number; syncedAt: number } {
-    return { seq: this.revocations.seq, syncedAt: this.revocations.syncedAt };
+    return { seq: this.revocations.seq, syncedAt: this.follower === null ? this.now() : this.revocations.syncedAt };
   }
 
-  async ready(): Promise<{ ok: boolean; checks: Record<string, boolean> }> {
-    const replay = await this.replay.ready(this.now());
-    this.metrics.replayFull.set(replay ? 0 : 1);
-    if (this.follower === null) return { ok: replay, checks: { replay } };
-    const follow = this.follower.ready();
-    return { ok: replay && follow, checks: { replay, follow } };
+  async ready(): Promise<{ ok: boolean; checks: Readiness }> {
+    const now = this.now();
+    const replay = await this.replay.ready(now);
+    this.metrics.replayFull.set(replay === "full" ? 1 : 0);
+    const checks: Readiness = { replay };
+    if (this.trustList !== null) checks.trust = this.trustList.fresh(now);
+    if (this.follower !== null) checks.follow = this.follower.ready();
+    return { ok: replay === true && checks.trust !== false && (checks.follow ?? true) === true, checks };
   }
 
   refreshGauges(): void {
@@ -204,8 +253,12 @@ export class YukuaiNode {
   // ── issuance (申码 / 制码) ──────────────────────────────────────────────────
 
   issueCredential(body: Record<string, unknown>): Outcome<{ serial: string; credential: string; notBefore: number; notAfter: number }> {
-    const secrets = this.secrets;
-    if (secrets === null) return FOLLOWER;
+    if (this.secrets === null) return FOLLOWER;
+    const ring = this.secrets;
+    const key = ring.current;
+    if (this.revocations.keyRevoked(this.config.issuer, key.kid)) {
+      return refuse(409, "ISSUER_KEY_REVOKED", `issuer key ${this.config.issuer}:${key.kid} is revoked: make a new one (POST /v1/issuer-keys) before issuing`);
+    }
     const { kind, idNumber, devicePublicKey, validDays, flags } = body;
     if (kind !== "person" && kind !== "enterprise") return refuse(400, "BAD_KIND", "kind must be \"person\" or \"enterprise\"");
     if (typeof idNumber !== "string") return refuse(400, "BAD_ID_NUMBER", "idNumber must be a string");
@@ -215,8 +268,8 @@ export class YukuaiNode {
       return refuse(400, "BAD_DEVICE_KEY", "devicePublicKey must be the 32-byte Ed25519 public key in base64url");
     }
     const device = new Uint8Array(Buffer.from(devicePublicKey, "base64url"));
-    const why = checkDevicePublicKey(device);
-    if (why) return refuse(400, "BAD_DEVICE_KEY", why);
+    const why = checkPublicKey(device);
+    if (why) return refuse(400, "BAD_DEVICE_KEY", `device ${why}`);
     const days = validDays ?? this.config.defaultValidDays;
     if (typeof days !== "number" || !Number.isInteger(days) || days < 1 || days > 3650) {
       return refuse(400, "BAD_VALID_DAYS", "validDays must be an integer from 1 to 3650");
@@ -226,22 +279,22 @@ export class YukuaiNode {
       return refuse(400, "BAD_FLAGS", `flags must be an integer bitmask of §2 bits 0-4 (0 to ${FLAG_MASK})`);
     }
     const now = this.now();
-    const subject = subjectPseudonym(secrets.subjectSecret, kind, id.normalised);
+    const subject = subjectPseudonym(ring.subjectSecret, kind, id.normalised);
     const notAfter = now + days * 86400;
     for (let attempt = 0; ; attempt++) {
       const serial = new Uint8Array(randomBytes(8));
       const body74 = encodeCredentialBody({
-        kind: kind === "person" ? KIND_PERSON : KIND_ENTERPRISE, issuer: this.config.issuer, kid: secrets.kid,
+        kind: kind === "person" ? KIND_PERSON : KIND_ENTERPRISE, issuer: this.config.issuer, kid: key.kid,
         serial, subject, devicePub: device, notBefore: now, notAfter, flags: f,
       });
       const credential = new Uint8Array(138);
       credential.set(body74, 0);
-      credential.set(sign(secrets.privateKey, credentialMessage(body74)), 74);
+      credential.set(sign(key.privateKey, credentialMessage(body74)), 74);
       const serialHex = Buffer.from(serial).toString("hex");
       try {
         this.db.insertCredential({
           serial: serialHex, kind: credential[1]!, subject: Buffer.from(subject).toString("hex"),
-          devicePub: Buffer.from(device).toString("hex"), issuer: this.config.issuer, kid: secrets.kid,
+          devicePub: Buffer.from(device).toString("hex"), issuer: this.config.issuer, kid: key.kid,
           notBefore: now, notAfter, flags: f, issuedAt: now, credential,
         });
       } catch (e) {
@@ -269,11 +322,20 @@ export class YukuaiNode {
     return { ok: true, seq };
   }
 
-  revocationsSince(sinceRaw: string | undefined): Outcome<{ entries: RevocationEntry[]; next: number }> {
+  revocationsSince(sinceRaw: string | undefined): Outcome<{ entries: RevocationEntry[]; next: number; last: number }> {
     const since = sinceRaw === undefined || sinceRaw === "" ? 0 : Number(sinceRaw);
     if (!Number.isInteger(since) || since < 0) return refuse(400, "BAD_SINCE", "since must be a non-negative integer");
     const entries = this.db.revocationsSince(since, 10_000);
-    return { ok: true, entries, next: entries.length ? entries[entries.length - 1]!.seq : since };
+    return { ok: true, entries, next: entries.length ? entries[entries.length - 1]!.seq : since, last: this.db.lastRevocationSeq() };
+  }
+
+  // ── issuer keys (§7: a new kid without downtime) ──────────────────────────
+
+  rotateIssuerKey(): Outcome<{ issuer: number; kid: number; publicKey: string; notBefore: number; notAfter: number }> {
+    if (this.secrets === null) return FOLLOWER;
+    const k = this.secrets.rotate(this.now());
+    this.#trustOwnKeys();
+    return { ok: true, issuer: this.config.issuer, kid: k.kid, publicKey: Buffer.from(k.publicKey).toString("base64url"), notBefore: k.notBefore, notAfter: k.notAfter };
   }
 
   // ── gateways ──────────────────────────────────────────────────────────────
@@ -289,6 +351,11 @@ export class YukuaiNode {
     }
     const { gateway, key } = this.gateways.create(name.trim(), scene, this.now());
     return { ok: true, id: gateway.id, key };
+  }
+
+  deleteGateway(id: string): Outcome<{}> {
+    if (this.secrets === null) return FOLLOWER;
+    return this.gateways.delete(id) ? { ok: true } : refuse(404, "NOT_FOUND", "no gateway with that id");
   }
 
   // ── licences and the access log (§5) ──────────────────────────────────────

@@ -23,12 +23,17 @@ export interface TestNode {
   close(): void;
 }
 
+/**
+ * A node on a manual clock at T0. Unless a clock is given, the node started 2 × skew before T0, so the §3
+ * start-up rule (presentations before start + 2 × skew are STALE) has passed by T0.
+ */
 export function makeNode(env: Record<string, string> = {}, opts: Partial<NodeOptions> = {}, dir?: string): TestNode {
   const d = dir ?? mkdtempSync(join(tmpdir(), "yukuai-test-"));
   const config = loadConfig({ YUKUAI_DATA_DIR: d, YUKUAI_ADMIN_TOKEN: ADMIN, YUKUAI_WORKERS: "0", ...env });
-  const clock = (opts.clock as ManualClock | undefined) ?? new ManualClock(T0 * 1000);
+  const clock = (opts.clock as ManualClock | undefined) ?? new ManualClock((T0 - 2 * config.skewSeconds) * 1000);
   const logs: string[] = [];
   const node = new YukuaiNode({ config, clock, log: (l) => logs.push(l), ...opts });
+  if (opts.clock === undefined) clock.set(T0);
   const app = createApp(node, (l) => logs.push(l));
   return {
     node, app, clock, dir: d, logs,
@@ -54,6 +59,18 @@ export function uscc(body17: string): string {
   let s = 0;
   for (let i = 0; i < 17; i++) s += cs.indexOf(body17[i]!) * w[i]!;
   return body17 + cs[(31 - (s % 31)) % 31];
+}
+
+/** `makeNode`, then its start-up I/O (trust list, follower sync). */
+export async function startNode(env: Record<string, string> = {}, opts: Partial<NodeOptions> = {}, dir?: string): Promise<TestNode> {
+  const t = makeNode(env, opts, dir);
+  await t.node.start();
+  return t;
+}
+
+/** A started node that also trusts the test Sichuan issuer (510000) by a signed trust list. */
+export async function sichuanNode(env: Record<string, string> = {}, opts: Partial<NodeOptions> = {}): Promise<TestNode> {
+  return startNode({ ...(await sichuanTrust(T0)), ...env }, opts);
 }
 
 export async function json(res: Response): Promise<any> {
@@ -95,13 +112,11 @@ export const PERSON_ID_2 = residentId("50010319900101123");
 export const COMPANY_ID = uscc("91500000MA5U00000");
 
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { privateKeyFromSeed, sign } from "../src/crypto/ed25519.ts";
 import { credentialMessage, encodeCredentialBody } from "../src/wire/code.ts";
+import { sichuanTrust, SICHUAN_SEED } from "./support/trust.ts";
 
-/** The test Sichuan issuer (keys/510000-sichuan-test.json; seed in test/fixtures). */
-export const SICHUAN_SEED = new Uint8Array(Buffer.from(
-  JSON.parse(readFileSync(join(import.meta.dir, "fixtures/sichuan-test-issuer.PRIVATE-TEST-FIXTURE.json"), "utf8")).seed, "hex"));
+export { SICHUAN_SEED };
 
 /** A holder with a credential made and signed here, by any issuer seed (e.g. Sichuan, or an unknown issuer). */
 export function foreignHolder(opts: { seed: Uint8Array; issuer: number; kid?: number; kind?: number; notBefore: number; notAfter: number; flags?: number; serial?: Uint8Array; subject?: Uint8Array }): Holder {

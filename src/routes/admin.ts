@@ -4,7 +4,7 @@
  */
 import type { Context, Hono } from "hono";
 import type { Outcome, YukuaiNode } from "../node.ts";
-import { requireAdmin, type Env } from "./auth.ts";
+import { requireAdmin, requireFeedReader, type Env } from "./auth.ts";
 import { readBody, send, sendError } from "./http.ts";
 
 function answer<T extends object>(c: Context, status: number, o: Outcome<T>): Response {
@@ -15,6 +15,7 @@ function answer<T extends object>(c: Context, status: number, o: Outcome<T>): Re
 
 export function adminRoutes(app: Hono<Env>, node: YukuaiNode): void {
   const admin = requireAdmin(node);
+  const feed = requireFeedReader(node);
   const max = node.config.maxBodyBytes;
 
   app.post("/v1/credentials", admin, async (c) => {
@@ -29,7 +30,7 @@ export function adminRoutes(app: Hono<Env>, node: YukuaiNode): void {
     return answer(c, 201, node.revoke(body));
   });
 
-  app.get("/v1/revocations", admin, (c) => answer(c, 200, node.revocationsSince(c.req.query("since"))));
+  app.get("/v1/revocations", feed, (c) => answer(c, 200, node.revocationsSince(c.req.query("since"))));
 
   app.post("/v1/gateways", admin, async (c) => {
     const body = await readBody(c, max);
@@ -37,9 +38,16 @@ export function adminRoutes(app: Hono<Env>, node: YukuaiNode): void {
     return answer(c, 201, node.createGateway(body));
   });
 
-  app.get("/v1/gateways", admin, (c) => send(c, 200, { gateways: node.gateways.list() }));
+  app.get("/v1/gateways", feed, (c) => send(c, 200, { gateways: node.gateways.list() }));
 
-  app.get("/v1/trust", (c) => send(c, 200, node.trust.toJson((i, k) => node.revocations.keyRevoked(i, k))));
+  app.delete("/v1/gateways/:id", admin, (c) => {
+    const o = node.deleteGateway(c.req.param("id"));
+    return o.ok ? c.body(null, 204) : sendError(c, o.status, o.code, o.message);
+  });
+
+  app.get("/v1/trust", (c) => send(c, 200, node.trust.toJson(node.now(), (i, k) => node.revocations.keyRevoked(i, k))));
+
+  app.post("/v1/issuer-keys", admin, (c) => answer(c, 201, node.rotateIssuerKey()));
 
   const licence = "/v1/subjects/:kind/:idNumber/licences/:type";
   app.put(licence, admin, async (c) => {

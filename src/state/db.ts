@@ -1,8 +1,10 @@
 /**
  * @module All SQL (DESIGN.md §6: issuance, revocations, gateways, licences and the audit log in SQLite,
- * WAL). Statements are prepared once, in the constructor.
+ * WAL). Statements are prepared once, in the constructor. The database and its WAL are mode 0600: they hold
+ * personal data (§6); SQLite gives the WAL and shared-memory files the database file's mode.
  */
 import { Database, type Statement } from "bun:sqlite";
+import { chmodSync, existsSync, writeFileSync } from "node:fs";
 
 export interface CredentialRow {
   serial: string;
@@ -84,6 +86,8 @@ export class Db {
   readonly #insertGateway: Statement;
   readonly #upsertGateway: Statement;
   readonly #allGateways: Statement;
+  readonly #deleteGateway: Statement;
+  readonly #lastRevocation: Statement;
   readonly #putLicence: Statement;
   readonly #getLicence: Statement;
   readonly #deleteLicence: Statement;
@@ -94,6 +98,10 @@ export class Db {
 
   /** `path` ":memory:" for tests. */
   constructor(path: string) {
+    if (path !== ":memory:") {
+      if (!existsSync(path)) writeFileSync(path, "", { mode: 0o600, flag: "wx" });
+      for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+    }
     this.#db = new Database(path, { create: true, strict: true });
     this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
     this.#db.exec(SCHEMA);
@@ -110,6 +118,8 @@ export class Db {
     this.#upsertGateway = q(`INSERT INTO gateways (id, name, scene, key_hash, created_at) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT(id) DO UPDATE SET name = excluded.name, scene = excluded.scene, key_hash = excluded.key_hash`);
     this.#allGateways = q(`SELECT id, name, scene, key_hash AS keyHash FROM gateways ORDER BY created_at, id`);
+    this.#deleteGateway = q(`DELETE FROM gateways WHERE id = ?`);
+    this.#lastRevocation = q(`SELECT COALESCE(MAX(seq), 0) AS last FROM revocations`);
     this.#putLicence = q(`INSERT INTO licences (subject, type, fields, updated_at) VALUES (?, ?, ?, ?)
       ON CONFLICT(subject, type) DO UPDATE SET fields = excluded.fields, updated_at = excluded.updated_at`);
     this.#getLicence = q(`SELECT fields, updated_at AS updatedAt FROM licences WHERE subject = ? AND type = ?`);
@@ -145,6 +155,11 @@ export class Db {
     return this.#revocationsSince.all(since, limit) as RevocationEntry[];
   }
 
+  /** The highest seq held (0 when none): a follower compares it with what it applied (§4 `last`). */
+  lastRevocationSeq(): number {
+    return (this.#lastRevocation.get() as { last: number }).last;
+  }
+
   allRevocations(): RevocationEntry[] {
     return this.#allRevocations.all() as RevocationEntry[];
   }
@@ -153,9 +168,18 @@ export class Db {
     this.#insertGateway.run(g.id, g.name, g.scene, g.keyHash, createdAt);
   }
 
-  upsertGateway(g: GatewayRow, createdAt: number): void {
-    this.#upsertGateway.run(g.id, g.name, g.scene, g.keyHash, createdAt);
+  deleteGateway(id: string): boolean {
+    return this.#deleteGateway.run(id).changes > 0;
   }
+
+  /** A follower taking the issuer node's whole list, in one transaction. */
+  readonly replaceGateways = (list: readonly GatewayRow[], createdAt: number): void => {
+    this.#db.transaction((gs: readonly GatewayRow[]) => {
+      const keep = new Set(gs.map((g) => g.id));
+      for (const g of this.allGateways()) if (!keep.has(g.id)) this.#deleteGateway.run(g.id);
+      for (const g of gs) this.#upsertGateway.run(g.id, g.name, g.scene, g.keyHash, createdAt);
+    })(list);
+  };
 
   allGateways(): GatewayRow[] {
     return this.#allGateways.all() as GatewayRow[];

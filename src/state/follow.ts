@@ -1,13 +1,19 @@
 /**
  * @module Follower mode (`YUKUAI_FOLLOW`, DESIGN.md §4/§6): a verify-only node that takes an issuer node's
- * trust list, gateway keys and revocation feed, polling every `followIntervalMs` (500 ms by default) so
- * new revocations and gateways apply within 1 s. Batches that may release licences are answered by the
- * issuer node itself (the licences and the audit log live there), forwarded whole.
+ * trust (`GET /v1/trust`, public), gateway keys and revocation feed (with the feed token, never the admin
+ * token), polling every `followIntervalMs` (500 ms by default) so new keys, revocations, new and deleted
+ * gateways apply within 1 s. Batches that may release licences are answered by the issuer node itself
+ * (the licences and the audit log live there), forwarded whole.
+ *
+ * A feed whose `last` is below what this follower applied went backwards (the issuer was restored from a
+ * backup): the follower stops being ready, says so on every poll, and applies nothing more from it —
+ * entries are never skipped silently. It stays so until an operator resolves it (see README "Trust").
  */
 import type { Packr } from "msgpackr";
 import type { Clock } from "../clock.ts";
 import { seconds } from "../clock.ts";
-import type { IssuerJson, TrustStore } from "../crypto/keys.ts";
+import { checkPublicKey } from "../crypto/ed25519.ts";
+import { issuersFromJson, type IssuerJson, type TrustStore } from "../trust/store.ts";
 import type { ScanResult } from "../verify/results.ts";
 import type { RevocationEntry } from "./db.ts";
 import type { Gateways, Gateway } from "./gateways.ts";
@@ -17,7 +23,10 @@ const FEED_PAGE = 10_000;
 
 export interface FollowerDeps {
   url: string;
-  adminToken: string;
+  /** The issuer node's feed token (§4 `YUKUAI_FEED_TOKEN`). */
+  feedToken: string;
+  /** The division code both nodes serve: the followed node must list it. */
+  issuer: number;
   intervalMs: number;
   /** Readiness fails when the last full sync is older than this. */
   maxLagSeconds: number;
@@ -31,6 +40,27 @@ export interface FollowerDeps {
   log?: (line: string) => void;
 }
 
+/** `/readyz` `checks.follow`: true, or why not. */
+export type FollowReadiness = true | "lagging" | "feed-backwards";
+
+/** The followed node's trust, each key through the §2 key test; a reason string when it must not be taken. */
+function checkTrust(body: unknown, issuer: number): string | IssuerJson[] {
+  const issuers = (body as { issuers?: unknown })?.issuers;
+  if (!Array.isArray(issuers)) return "GET /v1/trust is not {issuers: [...]}";
+  for (const i of issuers as IssuerJson[]) {
+    if (!Number.isInteger(i?.issuer) || typeof i.name !== "string" || !Array.isArray(i.keys)) return "a trust entry is not {issuer, name, keys}";
+    for (const k of i.keys) {
+      const raw = typeof k?.publicKey === "string" ? new Uint8Array(Buffer.from(k.publicKey, "base64url")) : new Uint8Array(0);
+      const why = checkPublicKey(raw);
+      if (why !== null || !Number.isInteger(k.kid) || !Number.isInteger(k.notBefore) || !Number.isInteger(k.notAfter)) {
+        return `issuer ${i.issuer} kid ${k?.kid}: ${why ?? "bad key entry"}`;
+      }
+    }
+  }
+  if (!(issuers as IssuerJson[]).some((i) => i.issuer === issuer)) return `the followed node does not list issuer ${issuer} (YUKUAI_ISSUER must match it)`;
+  return issuers as IssuerJson[];
+}
+
 export class Follower {
   readonly #d: FollowerDeps;
   readonly #fetch: typeof fetch;
@@ -39,15 +69,18 @@ export class Follower {
   /** Unix second of the last sync in which trust, gateways and revocations all came through; 0 = never. */
   lastSync = 0;
   #lastError = "";
+  #backwards = false;
+  /** Resolved after each poll of the loop (tests await it instead of sleeping). */
+  #waiters: (() => void)[] = [];
 
   constructor(d: FollowerDeps) {
     this.#d = d;
     this.#fetch = d.fetchFn ?? fetch;
   }
 
-  async #get(path: string): Promise<unknown> {
+  async #get(path: string, token: string | null): Promise<unknown> {
     const res = await this.#fetch(`${this.#d.url}${path}`, {
-      headers: { authorization: `Bearer ${this.#d.adminToken}`, accept: "application/json" },
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), accept: "application/json" },
       signal: AbortSignal.timeout(this.#d.timeoutMs),
     });
     if (res.status !== 200) throw new Error(`${path}: HTTP ${res.status}`);
@@ -56,13 +89,24 @@ export class Follower {
 
   /** One pull of trust, gateways and the revocation feed; true when all three came through. */
   async syncOnce(): Promise<boolean> {
+    if (this.#backwards) {
+      this.#d.log?.(`follow: NOT READY: the revocation feed of ${this.#d.url} went backwards; resolve it (README "Trust") and restart this follower`);
+      return false;
+    }
     try {
-      const trust = (await this.#get("/v1/trust")) as { issuers: IssuerJson[] };
-      for (const i of trust.issuers) this.#d.trust.addJson(i);
-      const gws = (await this.#get("/v1/gateways")) as { gateways: Gateway[] };
+      const trust = checkTrust(await this.#get("/v1/trust", null), this.#d.issuer);
+      if (typeof trust === "string") throw new Error(`trust refused: ${trust}`);
+      this.#d.trust.set("followed", issuersFromJson(trust, Infinity));
+      const gws = (await this.#get("/v1/gateways", this.#d.feedToken)) as { gateways: Gateway[] };
       this.#d.gateways.replace(gws.gateways, seconds(this.#d.clock));
       for (;;) {
-        const feed = (await this.#get(`/v1/revocations?since=${this.#d.revocations.seq}`)) as { entries: RevocationEntry[]; next: number };
+        const applied = this.#d.revocations.seq;
+        const feed = (await this.#get(`/v1/revocations?since=${applied}`, this.#d.feedToken)) as { entries: RevocationEntry[]; next: number; last: number };
+        if (!Number.isInteger(feed.last) || feed.last < applied) {
+          this.#backwards = true;
+          this.#d.log?.(`follow: NOT READY: the revocation feed of ${this.#d.url} went backwards (it holds up to ${feed.last}, this follower applied ${applied}): was the issuer node restored from a backup? Nothing more is applied from it`);
+          return false;
+        }
         this.#d.revocations.applyFeed(feed.entries, seconds(this.#d.clock));
         if (feed.entries.length < FEED_PAGE) break;
       }
@@ -82,18 +126,26 @@ export class Follower {
     const tick = async () => {
       if (this.#stopped) return;
       await this.syncOnce();
+      for (const w of this.#waiters.splice(0)) w();
       if (!this.#stopped) this.#timer = setTimeout(tick, this.#d.intervalMs);
     };
     void tick();
   }
 
+  /** Resolves after the loop's next completed poll. */
+  nextPoll(): Promise<void> {
+    return new Promise((r) => this.#waiters.push(r));
+  }
+
   stop(): void {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
+    for (const w of this.#waiters.splice(0)) w();
   }
 
-  ready(): boolean {
-    return this.lastSync > 0 && seconds(this.#d.clock) - this.lastSync <= this.#d.maxLagSeconds;
+  ready(): FollowReadiness {
+    if (this.#backwards) return "feed-backwards";
+    return this.lastSync > 0 && seconds(this.#d.clock) - this.lastSync <= this.#d.maxLagSeconds ? true : "lagging";
   }
 
   /** A batch answered by the issuer node (scenes that may release licences); null when it did not answer. */

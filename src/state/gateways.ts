@@ -31,16 +31,25 @@ export class Gateways {
     return { gateway, key };
   }
 
-  /** A follower taking the issuer node's list. */
-  replace(list: Gateway[], now: number): void {
-    for (const g of list) {
+  /** Deletes a gateway: its key stops working at once (§4). False when there is no such gateway. */
+  delete(id: string): boolean {
+    if (!this.db.deleteGateway(id)) return false;
+    for (const [hash, g] of this.#byHash) if (g.id === id) this.#byHash.delete(hash);
+    this.#byKey.clear();
+    return true;
+  }
+
+  /** A follower taking the issuer node's whole list: gateways missing from it stop working at once. */
+  replace(list: readonly Gateway[], now: number): void {
+    const same = list.length === this.#byHash.size && list.every((g) => {
       const known = this.#byHash.get(g.keyHash);
-      if (known && known.id === g.id && known.scene === g.scene && known.name === g.name) continue;
-      this.db.upsertGateway(g, now);
-    }
+      return known !== undefined && known.id === g.id && known.scene === g.scene && known.name === g.name;
+    });
+    if (same) return;
+    this.db.replaceGateways(list, now);
     this.#byHash.clear();
     this.#byKey.clear();
-    for (const g of list) this.#byHash.set(g.keyHash, g);
+    for (const g of list) this.#byHash.set(g.keyHash, { id: g.id, name: g.name, scene: g.scene, keyHash: g.keyHash });
   }
 
   /** The gateway a bearer key belongs to, or undefined. */

@@ -7,11 +7,13 @@
  *   4. REPLAY (and STALE for presentations older than the replay store's memory) (ReplayStore, one decision point)
  *   5. OK, with the licences the scene needs and the holder consented to      (§5; audited)
  *
- * A scan's counter is recorded only after both signatures hold (forged scans burn no counters).
+ * A scan's counter is recorded only after both signatures hold (forged scans burn no counters), and a
+ * credential enters the verified LRU only then (forged scans cannot fill it). State is per issuer: replay
+ * by (issuer, serial); serial and subject revocations, licences and the access log only for this node's
+ * own issuer (§3, §7: a foreign issuer can write any serial and any subject).
  */
-import type { KeyObject } from "node:crypto";
 import type { Config } from "../config.ts";
-import type { TrustStore } from "../crypto/keys.ts";
+import type { TrustedKey, TrustStore } from "../trust/store.ts";
 import type { Revocations } from "../state/revocations.ts";
 import type { AuditEntry } from "../state/db.ts";
 import { LICENCE_TYPES, type Scene } from "../scenes.ts";
@@ -32,7 +34,7 @@ export type BatchOutcome =
   | { ok: false; refusal: BatchRefusal; message: string };
 
 export interface PipelineDeps {
-  config: Pick<Config, "windowSeconds" | "skewSeconds" | "atMaxAgeSeconds" | "maxInflightScans">;
+  config: Pick<Config, "issuer" | "windowSeconds" | "skewSeconds" | "atMaxAgeSeconds" | "maxInflightScans">;
   trust: TrustStore;
   revocations: Revocations;
   cache: CredentialCache;
@@ -55,7 +57,7 @@ interface Pending {
   code: Uint8Array;
   at: number | undefined;
   cached: VerifiedCredential | undefined;
-  issuerKey: KeyObject | null;
+  key: TrustedKey;
 }
 
 /** Big-endian u32 at `o` (§2: all integers big-endian). */
@@ -117,7 +119,7 @@ export class Pipeline {
       const { code } = scan;
       const issuer = u32(code, OFF.issuer);
       const kid = (code[OFF.kid]! << 8) | code[OFF.kid + 1]!;
-      const key = d.trust.key(issuer, kid);
+      const key = d.trust.verifierFor(issuer, kid, u32(code, OFF.notBefore), receive);
       if (key === undefined) {
         if (d.router === null || !d.router.routes(issuer)) {
           results[i] = BARE.UNKNOWN_ISSUER;
@@ -133,14 +135,13 @@ export class Pipeline {
         continue;
       }
       const cached = d.cache.get(serialHexOf(code), code);
-      const issuerKey = cached === undefined ? key.prepared : null;
-      pending.push({ index: i, code, at: scan.at, cached, issuerKey });
-      jobs.push({ code, issuerKey, deviceKey: cached === undefined ? null : cached.deviceKey });
+      pending.push({ index: i, code, at: scan.at, cached, key });
+      jobs.push({ code, issuerKey: cached === undefined ? key.prepared : null, deviceKey: cached === undefined ? null : cached.deviceKey });
     }
 
     // routed scans go out while the local ones are checked
     const forwarded = routed !== null && d.router !== null
-      ? d.router.forward(routed.map((r) => ({ issuer: r.issuer, scan: r.at === undefined ? toText(r.code) : { code: toText(r.code), at: r.at } })), gw.scene.id)
+      ? d.router.forward(routed.map((r) => ({ issuer: r.issuer, serial: serialHexOf(r.code), scan: r.at === undefined ? toText(r.code) : { code: toText(r.code), at: r.at } })))
       : null;
 
     // 2. signatures
@@ -149,6 +150,7 @@ export class Pipeline {
     // 3. validity, revocation, freshness
     const { windowSeconds: window, skewSeconds: skew, atMaxAgeSeconds } = d.config;
     const rev = d.revocations;
+    const own = d.config.issuer;
     const candidates: { p: Pending; v: VerifiedCredential; consent: number }[] = [];
     const replayItems: ReplayItem[] = [];
     for (let k = 0; k < pending.length; k++) {
@@ -158,14 +160,14 @@ export class Pipeline {
         results[p.index] = BARE.BAD_ISSUER_SIGNATURE;
         continue;
       }
-      let v = p.cached;
-      if (v === undefined) {
-        v = verifiedCredential(p.code); // issuerSig held: keep it (§3 LRU)
-        d.cache.set(v);
-      }
       if (s === SIG_BAD_DEVICE) {
         results[p.index] = BARE.BAD_DEVICE_SIGNATURE;
         continue;
+      }
+      let v = p.cached;
+      if (v === undefined) {
+        v = verifiedCredential(p.code); // both signatures held: keep it (§3 LRU)
+        d.cache.set(v);
       }
       // §3: "now" is the receive time, or the gateway's `at` when within [receive − 300 s, receive + skew]
       const now = p.at !== undefined && p.at >= receive - atMaxAgeSeconds && p.at <= receive + skew ? p.at : receive;
@@ -174,8 +176,8 @@ export class Pipeline {
       let code: ResultCode | null = null;
       if (now < v.notBefore - skew) code = "NOT_YET_VALID";
       else if (now > v.notAfter + skew) code = "EXPIRED";
-      else if (rev.serials.has(v.serialHex) || rev.subjects.has(v.subjectHex) || rev.devices.has(v.deviceHex)
-        || (rev.keys.size > 0 && rev.keyRevoked(v.issuer, v.kid))) code = "REVOKED";
+      else if (p.key.revoked || rev.devices.has(v.deviceHex) || (rev.keys.size > 0 && rev.keyRevoked(v.issuer, v.kid))
+        || (v.issuer === own && (rev.serials.has(v.serialHex) || rev.subjects.has(v.subjectHex)))) code = "REVOKED";
       else if (time < now - window || time > now + skew) code = "STALE";
       if (code !== null) {
         results[p.index] = { result: code, serial: v.serialHex };
@@ -183,7 +185,7 @@ export class Pipeline {
       }
       const consent = (c[OFF.consent]! << 8) | c[OFF.consent + 1]!;
       candidates.push({ p, v, consent });
-      replayItems.push({ serialHi: v.serialHi, serialLo: v.serialLo, counter: u32(c, OFF.counter), time });
+      replayItems.push({ issuer: v.issuer, serialHi: v.serialHi, serialLo: v.serialLo, counter: u32(c, OFF.counter), time });
     }
 
     // 4. replay, one decision point for all cores and nodes
@@ -204,7 +206,8 @@ export class Pipeline {
           results[p.index] = { result: decided[k] === REPLAY_BEFORE_MEMORY ? "STALE" : "REPLAY", serial: v.serialHex };
           continue;
         }
-        const release = needMask & consent;
+        // §7: licences belong to this node's own issuer; a foreign credential never releases one here
+        const release = v.issuer === own ? needMask & consent : 0;
         if (release === 0) {
           results[p.index] = v.ok;
           continue;

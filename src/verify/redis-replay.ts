@@ -2,32 +2,40 @@
  * @module The anti-replay window in Redis/Valkey (DESIGN.md §6: shared by every node behind a load
  * balancer; the same answers as the in-memory window).
  *
- * One string key per serial, `yk:r:<serial hex>`: bits 0..63 are a ring (counter c ⇔ bit c mod 64) and
- * bits 64..95 hold H as u32 (BITFIELD). A whole batch is decided by one Lua script, atomically and in
- * order, so the replay decision for a serial is made in one place whichever node received the scan.
- * Each acceptance sets the key's TTL to the retention (380 s by default); Redis never drops it earlier
- * provided `maxmemory-policy` is `noeviction` (checked at start): when Redis is out of memory the write
- * fails, and the batch is refused (`FULL`), never forgotten.
- * `yk:boot` records when this Redis' memory began; presentations made before it are REPLAY_BEFORE_MEMORY
- * (a Redis that lost its data cannot know what it saw before).
+ * One string key per (issuer, serial), `yk:r:{<issuer>:<serial hex>}` (hash-tagged, §6, so a decision
+ * stays on one shard): bits 0..63 are a ring (counter c ⇔ bit c mod 64) and bits 64..95 hold H as u32
+ * (BITFIELD). A whole batch is decided by one Lua script, atomically and in order, so the replay decision
+ * for a key is made in one place whichever node received the scan.
+ * Each acceptance sets the key's TTL to the retention + 2 s (380 s by default, + 1 s because receive
+ * seconds are whole and + 1 s for the sub-second offset of Redis' clock): a scan at receive second r + 380
+ * still finds the state of r. Redis never drops it earlier provided `maxmemory-policy` is `noeviction`
+ * (checked at start): when Redis is out of memory the write fails, and the batch is refused (`FULL`),
+ * never forgotten.
+ * `yk:boot` records the second this Redis was found empty; presentations made before boot + 2 × skew are
+ * REPLAY_BEFORE_MEMORY and the store is "warming" until then (§3: a Redis that lost its data cannot know
+ * what it saw before). A Redis that kept its data keeps its old `yk:boot`, so nodes start ready.
  * Any other failure or a reply slower than `timeoutMs` is `UNAVAILABLE`: the node refuses rather than guess.
  */
 import { RedisClient } from "bun";
-import type { ReplayItem, ReplayOutcome, ReplayStore } from "./replay-window.ts";
+import type { ReplayItem, ReplayOutcome, ReplayReadiness, ReplayStore } from "./replay-window.ts";
+
+/** The second this Redis' memory began: set when it is found empty (`SET NX`), kept while its data is. */
+const BOOT = `
+redis.call('SET', 'yk:boot', ARGV[1], 'NX')
+return tonumber(redis.call('GET', 'yk:boot'))
+`;
 
 const SCRIPT = `
 local ttl = tonumber(ARGV[1])
 local now = tonumber(ARGV[2])
-local boot = tonumber(redis.call('GET', 'yk:boot') or '-1')
-if boot < 0 then
-  boot = now
-  redis.call('SET', 'yk:boot', now)
-end
+local warm = tonumber(ARGV[3])
+redis.call('SET', 'yk:boot', now, 'NX')
+local begins = tonumber(redis.call('GET', 'yk:boot')) + warm
 local out = {}
 for i, key in ipairs(KEYS) do
-  local c = tonumber(ARGV[2 * i + 1])
-  local t = tonumber(ARGV[2 * i + 2])
-  if t < boot then
+  local c = tonumber(ARGV[2 * i + 2])
+  local t = tonumber(ARGV[2 * i + 3])
+  if t < begins then
     out[i] = 2
   elseif redis.call('EXISTS', key) == 0 then
     redis.call('BITFIELD', key, 'SET', 'u32', 64, c)
@@ -58,17 +66,23 @@ return out
 
 const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, "0");
 
+/** The Redis key of an item's (issuer, serial); `{…}` is the Redis Cluster hash tag. */
+export const replayKey = (it: ReplayItem): string => `yk:r:{${it.issuer}:${hex8(it.serialHi)}${hex8(it.serialLo)}}`;
+
 export class RedisReplayStore implements ReplayStore {
   readonly #client: RedisClient;
-  readonly #retention: number;
+  readonly #ttl: number;
+  readonly #warm: number;
   readonly #timeoutMs: number;
   #sha = "";
   #lastOk = false;
   #full = false;
 
-  constructor(url: string, retentionSeconds: number, timeoutMs = 1000) {
+  /** `warmSeconds` is 2 × skew (§3 start-up rule). */
+  constructor(url: string, retentionSeconds: number, warmSeconds: number, timeoutMs = 1000) {
     this.#client = new RedisClient(url, { enableOfflineQueue: false, autoReconnect: true, connectionTimeout: timeoutMs });
-    this.#retention = retentionSeconds;
+    this.#ttl = retentionSeconds + 2;
+    this.#warm = warmSeconds;
     this.#timeoutMs = timeoutMs;
   }
 
@@ -85,8 +99,8 @@ export class RedisReplayStore implements ReplayStore {
   }
 
   async #run(items: readonly ReplayItem[], now: number): Promise<unknown> {
-    const keys = items.map((it) => `yk:r:${hex8(it.serialHi)}${hex8(it.serialLo)}`);
-    const args = [String(this.#retention), String(now)];
+    const keys = items.map(replayKey);
+    const args = [String(this.#ttl), String(now), String(this.#warm)];
     for (const it of items) args.push(String(it.counter), String(it.time));
     try {
       return await this.#client.send("EVALSHA", [this.#sha, String(keys.length), ...keys, ...args]);
@@ -121,14 +135,19 @@ export class RedisReplayStore implements ReplayStore {
     }
   }
 
-  async ready(_now: number): Promise<boolean> {
+  async ready(now: number): Promise<ReplayReadiness> {
+    let boot: unknown;
     try {
-      const pong = await Promise.race([this.#client.send("PING", []), Bun.sleep(this.#timeoutMs).then(() => "timeout")]);
-      this.#lastOk = pong === "PONG";
-    } catch {
+      boot = await Promise.race([this.#client.send("EVAL", [BOOT, "0", String(now)]), Bun.sleep(this.#timeoutMs).then(() => "timeout")]);
+      this.#lastOk = typeof boot === "number";
+    } catch (e) {
+      // OOM while found empty: it cannot even record when its memory began
+      if (String((e as Error).message ?? e).includes("OOM")) this.#full = true;
       this.#lastOk = false;
     }
-    return this.#lastOk && !this.#full;
+    if (this.#full) return "full";
+    if (!this.#lastOk) return "unavailable";
+    return now < (boot as number) + this.#warm ? "warming" : true;
   }
 
   stats(): { held: number; capacity: number; bytes: number } {

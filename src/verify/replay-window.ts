@@ -1,21 +1,27 @@
 /**
- * @module The per-serial anti-replay window (DESIGN.md §3; RFC 4303 §3.4.3), in memory.
+ * @module The anti-replay window per (issuer, serial) (DESIGN.md §3; RFC 4303 §3.4.3), in memory.
  *
- * Per serial: the highest accepted counter H and a 64-bit map of which of H, H−1, …, H−63 were accepted
- * (bit d ⇔ counter H−d). A counter c is accepted if c > H, or H − 64 < c ≤ H with its bit unset.
+ * Serials are unique only within one issuer, so the key is the pair: a code of one issuer never touches
+ * another issuer's state. Per key: the highest accepted counter H and a 64-bit map of which of H, H−1, …,
+ * H−63 were accepted (bit d ⇔ counter H−d). A counter c is accepted if c > H, or H − 64 < c ≤ H with its
+ * bit unset.
  *
- * Storage is one open-addressed table (linear probing) in a Uint32Array, 6 words a slot:
- *   [serial high, serial low, H, map high, map low, expiry (receive second)]
- * with at least twice as many slots as `capacity` serials (a power of two, 16 at least): 48 bytes per
- * serial of capacity when the capacity is a power of two, under 96 otherwise.
- * Invariant: an entry lives `retentionSeconds` (300 s of `at` + window + 2 × skew = 380 s by default)
- * after its last acceptance and is never dropped before; when `capacity` live serials are held, a batch
- * that needs more is refused whole (`"FULL"`) and nothing of it is recorded — fail closed, never forget.
- * Memory begins at `startSecond`: presentations made before it are REPLAY_BEFORE_MEMORY (answered STALE,
- * as RFC 8446 §8.2 and RFC 4120 §3.2.3 do after a restart).
+ * Storage is one open-addressed table (linear probing) in a Uint32Array, 7 words a slot:
+ *   [issuer, serial high, serial low, H, map high, map low, expiry (receive second)]
+ * with at least twice as many slots as `capacity` keys (a power of two, 16 at least): 56 bytes per key of
+ * capacity when the capacity is a power of two, under 112 otherwise.
+ * Invariant: an entry accepted at receive second r is kept through r + `retentionSeconds` (300 s of `at` +
+ * window + 2 × skew = 380 s by default) inclusive, never dropped before; when `capacity` live keys are
+ * held, a batch that needs more is refused whole (`"FULL"`) and nothing of it is recorded — fail closed,
+ * never forget.
+ * Memory begins at `memoryBegins` (the start second + 2 × skew, §3): presentations made before it are
+ * REPLAY_BEFORE_MEMORY (answered STALE, as RFC 8446 §8.2 and RFC 4120 §3.2.3 do after a restart), and
+ * the store is "warming" until then.
  */
 
 export interface ReplayItem {
+  /** The issuer's division code (§2). */
+  issuer: number;
   /** The 8-byte serial as two big-endian words. */
   serialHi: number;
   serialLo: number;
@@ -32,31 +38,42 @@ export const REPLAY_BEFORE_MEMORY = 2;
 /** Per item REPLAY_ACCEPTED (now recorded), REPLAY_REFUSED or REPLAY_BEFORE_MEMORY; or the whole batch refused. */
 export type ReplayOutcome = Uint8Array | "FULL" | "UNAVAILABLE";
 
+/** Readiness of a replay store (`/readyz` `checks.replay`): true, or why it cannot take every scan. */
+export type ReplayReadiness = true | "warming" | "full" | "unavailable";
+
+/** §3: state lives 300 s of `at` + window + 2 × skew (380 s by default) after its last acceptance. */
+export function replayRetention(c: { atMaxAgeSeconds: number; windowSeconds: number; skewSeconds: number }): number {
+  return c.atMaxAgeSeconds + c.windowSeconds + 2 * c.skewSeconds;
+}
+
+/** §3 start-up rule: memory begun at second `s` covers presentations made from s + 2 × skew on. */
+export const memoryBeginsAfter = (s: number, skewSeconds: number): number => s + 2 * skewSeconds;
+
 export interface ReplayStore {
   /** Decide and record, in item order (a serial twice in one batch is decided in order). */
   apply(items: readonly ReplayItem[], receiveSecond: number): ReplayOutcome | Promise<ReplayOutcome>;
-  /** True when new serials can still be taken (readiness). */
-  ready(now: number): boolean | Promise<boolean>;
+  /** True when every scan can be decided now (readiness), else why not. */
+  ready(now: number): ReplayReadiness | Promise<ReplayReadiness>;
   /** Serials held (live or awaiting sweep) and the capacity, for metrics. */
   stats(): { held: number; capacity: number; bytes: number };
   close?(): Promise<void> | void;
 }
 
-const W = 6;
-const K_HI = 0, K_LO = 1, H = 2, M_HI = 3, M_LO = 4, EXP = 5;
+const W = 7;
+const K_IS = 0, K_HI = 1, K_LO = 2, H = 3, M_HI = 4, M_LO = 5, EXP = 6;
 
 export class MemoryReplayWindow implements ReplayStore {
   #table: Uint32Array;
   readonly #mask: number;
   readonly #capacity: number;
   readonly #retention: number;
-  readonly #startSecond: number;
+  readonly #memoryBegins: number;
   /** Slots in use, expired ones included until the next sweep. */
   #occupied = 0;
   #full = false;
   #lastSweep = -1;
 
-  constructor(capacity: number, retentionSeconds: number, startSecond: number) {
+  constructor(capacity: number, retentionSeconds: number, memoryBegins: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError("capacity must be a positive integer");
     let slots = 16;
     while (slots < capacity * 2) slots *= 2;
@@ -64,28 +81,28 @@ export class MemoryReplayWindow implements ReplayStore {
     this.#mask = slots - 1;
     this.#capacity = capacity;
     this.#retention = retentionSeconds;
-    this.#startSecond = startSecond;
+    this.#memoryBegins = memoryBegins;
   }
 
-  #home(hi: number, lo: number): number {
-    // serials are random (§2); mix both words so neither half alone decides the slot
-    return (Math.imul(hi ^ Math.imul(lo, 0x9e3779b1), 0x85ebca6b) >>> 7) & this.#mask;
+  #home(is: number, hi: number, lo: number): number {
+    // serials are random (§2), an issuer may choose them: mix every word so no one word decides the slot
+    return (Math.imul(hi ^ Math.imul(lo ^ Math.imul(is, 0xcc9e2d51), 0x9e3779b1), 0x85ebca6b) >>> 7) & this.#mask;
   }
 
-  /** Slot index holding the serial (live or expired), or −1. */
-  #find(hi: number, lo: number): number {
+  /** Slot index holding the key (live or expired), or −1. */
+  #find(is: number, hi: number, lo: number): number {
     const t = this.#table;
-    for (let s = this.#home(hi, lo); ; s = (s + 1) & this.#mask) {
+    for (let s = this.#home(is, hi, lo); ; s = (s + 1) & this.#mask) {
       const o = s * W;
       if (t[o + EXP] === 0) return -1;
-      if (t[o + K_HI] === hi && t[o + K_LO] === lo) return s;
+      if (t[o + K_HI] === hi && t[o + K_LO] === lo && t[o + K_IS] === is) return s;
     }
   }
 
-  /** Slot for a new serial: the first expired slot on its probe path, else the empty one that ends it. */
-  #claim(hi: number, lo: number, now: number): number {
+  /** Slot for a new key: the first expired slot on its probe path, else the empty one that ends it. */
+  #claim(is: number, hi: number, lo: number, now: number): number {
     const t = this.#table;
-    for (let s = this.#home(hi, lo); ; s = (s + 1) & this.#mask) {
+    for (let s = this.#home(is, hi, lo); ; s = (s + 1) & this.#mask) {
       const o = s * W;
       const exp = t[o + EXP]!;
       if (exp === 0) {
@@ -105,20 +122,20 @@ export class MemoryReplayWindow implements ReplayStore {
     for (let o = 0; o < old.length; o += W) {
       const exp = old[o + EXP]!;
       if (exp === 0 || exp <= now) continue;
-      const s = this.#claim(old[o + K_HI]!, old[o + K_LO]!, now);
+      const s = this.#claim(old[o + K_IS]!, old[o + K_HI]!, old[o + K_LO]!, now);
       this.#table.set(old.subarray(o, o + W), s * W);
     }
   }
 
-  /** Distinct serials of `items` that would need a new place (not held live at `now`). */
+  /** Distinct keys of `items` that would need a new place (not held live at `now`). */
   #needed(items: readonly ReplayItem[], now: number): number {
     let needed = 0;
     let seen: Set<string> | null = null;
     for (const it of items) {
-      if (it.time < this.#startSecond) continue;
-      const s = this.#find(it.serialHi, it.serialLo);
+      if (it.time < this.#memoryBegins) continue;
+      const s = this.#find(it.issuer, it.serialHi, it.serialLo);
       if (s >= 0 && this.#table[s * W + EXP]! > now) continue;
-      const k = `${it.serialHi}:${it.serialLo}`;
+      const k = `${it.issuer}:${it.serialHi}:${it.serialLo}`;
       if ((seen ??= new Set()).has(k)) continue;
       seen.add(k);
       needed++;
@@ -140,14 +157,15 @@ export class MemoryReplayWindow implements ReplayStore {
     this.#full = false;
     const out = new Uint8Array(items.length);
     const t = this.#table;
-    const expiry = now + this.#retention;
+    // live while EXP > now: kept through now + retention inclusive (a scan at r + 380 finds the state of r)
+    const expiry = now + this.#retention + 1;
     for (let i = 0; i < items.length; i++) {
-      const { serialHi: hi, serialLo: lo, counter: c, time } = items[i]!;
-      if (time < this.#startSecond) {
+      const { issuer: is, serialHi: hi, serialLo: lo, counter: c, time } = items[i]!;
+      if (time < this.#memoryBegins) {
         out[i] = REPLAY_BEFORE_MEMORY;
         continue;
       }
-      let s = this.#find(hi, lo);
+      let s = this.#find(is, hi, lo);
       let o: number;
       if (s >= 0 && t[s * W + EXP]! > now) {
         o = s * W;
@@ -170,8 +188,9 @@ export class MemoryReplayWindow implements ReplayStore {
           else t[o + M_HI] = t[o + M_HI]! | (1 << (d - 32));
         }
       } else {
-        if (s < 0) s = this.#claim(hi, lo, now);
+        if (s < 0) s = this.#claim(is, hi, lo, now);
         o = s * W;
+        t[o + K_IS] = is;
         t[o + K_HI] = hi;
         t[o + K_LO] = lo;
         t[o + H] = c;
@@ -179,16 +198,17 @@ export class MemoryReplayWindow implements ReplayStore {
         t[o + M_LO] = 1;
       }
       t[o + EXP] = expiry;
-      out[i] = 1;
+      out[i] = REPLAY_ACCEPTED;
     }
     return out;
   }
 
-  /** False while no new serial can be taken (or a batch was just refused for room). */
-  ready(now: number): boolean {
+  /** "warming" before memory begins; "full" while no new key can be taken (or a batch was just refused for room). */
+  ready(now: number): ReplayReadiness {
     if ((this.#full || this.#occupied >= this.#capacity) && this.#lastSweep !== now) this.#sweep(now);
     this.#full = this.#full && this.#occupied >= this.#capacity;
-    return !this.#full && this.#occupied < this.#capacity;
+    if (this.#full || this.#occupied >= this.#capacity) return "full";
+    return now < this.#memoryBegins ? "warming" : true;
   }
 
   stats(): { held: number; capacity: number; bytes: number } {

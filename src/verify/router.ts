@@ -8,11 +8,17 @@ import { BARE, RESULT_CODES, type ScanResult } from "./results.ts";
 
 export interface RoutedScan {
   issuer: number;
+  /** The scan's serial (hex): an upstream's answer must be about this credential. */
+  serial: string;
   scan: string | { code: string; at: number };
 }
 
-function isResult(r: unknown): r is ScanResult {
-  return typeof r === "object" && r !== null && (RESULT_CODES as readonly string[]).includes((r as ScanResult).result);
+/** An upstream's answer for `s`: a known result code, about the scan's own issuer and serial when it names them. */
+function isResultFor(r: unknown, s: RoutedScan): r is ScanResult {
+  if (typeof r !== "object" || r === null) return false;
+  const x = r as ScanResult;
+  return (RESULT_CODES as readonly string[]).includes(x.result)
+    && (x.issuer === undefined || x.issuer === s.issuer) && (x.serial === undefined || x.serial === s.serial);
 }
 
 export class Router {
@@ -27,7 +33,7 @@ export class Router {
   }
 
   /** One sub-batch per upstream, concurrently; results in the order of `scans`. */
-  async forward(scans: readonly RoutedScan[], _scene: string): Promise<ScanResult[]> {
+  async forward(scans: readonly RoutedScan[]): Promise<ScanResult[]> {
     const out: ScanResult[] = new Array(scans.length).fill(BARE.UPSTREAM_UNAVAILABLE);
     const groups = new Map<number, number[]>();
     scans.forEach((s, i) => {
@@ -49,7 +55,7 @@ export class Router {
         if (!Array.isArray(body.results) || body.results.length !== idx.length) return;
         idx.forEach((i, k) => {
           const r = body.results![k];
-          if (isResult(r)) out[i] = r;
+          if (isResultFor(r, scans[i]!)) out[i] = r;
         });
       } catch {
         // timeout, refused connection or a broken answer: UPSTREAM_UNAVAILABLE for this sub-batch

@@ -62,7 +62,8 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${port}`;
   proc = Bun.spawn([process.execPath, "src/main.ts"], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), YUKUAI_DATA_DIR: tmp, YUKUAI_ADMIN_TOKEN: ADMIN },
+    // skew 2 s: the §3 start-up rule keeps a fresh node warming (not ready, STALE) for 2 × skew
+    env: { ...process.env, PORT: String(port), YUKUAI_DATA_DIR: tmp, YUKUAI_ADMIN_TOKEN: ADMIN, YUKUAI_SKEW_SECONDS: "2" },
     stdout: "pipe",
     stderr: "pipe",
   });
@@ -71,7 +72,8 @@ beforeAll(async () => {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     try {
-      const r = await fetch(`${base}/healthz`);
+      // as a load balancer does: nothing is sent before /readyz says 200 (§3 "warming")
+      const r = await fetch(`${base}/readyz`);
       if (r.status === 200) return;
     } catch {}
     if (proc.exitCode !== null) break;

@@ -170,7 +170,7 @@ describe("operations", () => {
       const b = new YukuaiNode({ config, clock: new ManualClock(T0 * 1000), log: (l) => logs2.push(l) });
       expect(logs2.join("\n")).not.toContain(token);
       expect(b.isAdmin(token)).toBe(true);
-      expect(Buffer.from(b.secrets.publicKey)).toEqual(Buffer.from(a.secrets.publicKey));
+      expect(Buffer.from(b.secrets.current.publicKey)).toEqual(Buffer.from(a.secrets.current.publicKey));
       b.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { licenceBit, SCENE_DEFS, LICENCE_TYPES } from "../../src/scenes.ts";
 import { FLAG_CARD, toText } from "../../src/wire/code.ts";
-import { ADMIN, COMPANY_ID, foreignHolder, issue, makeGateway, makeNode, PERSON_ID, PERSON_ID_2, req, SICHUAN_SEED, T0, verifyBatch, type TestNode } from "../helpers.ts";
+import { ADMIN, COMPANY_ID, foreignHolder, issue, makeGateway, makeNode, PERSON_ID, PERSON_ID_2, req, SICHUAN_SEED, sichuanNode, T0, verifyBatch, type TestNode } from "../helpers.ts";
 
 let t: TestNode;
 afterEach(() => t?.close());
@@ -172,7 +172,7 @@ describe("scene catalogue", () => {
     const file = join(dir, "scenes.json");
     writeFileSync(file, JSON.stringify({ hotel: { issuers: [500000, 510000] }, metro: { issuers: [500000] } }));
     try {
-      t = makeNode({ YUKUAI_SCENES_FILE: file });
+      t = await sichuanNode({ YUKUAI_SCENES_FILE: file });
       const hotel = await makeGateway(t, "hotel");
       const metro = await makeGateway(t, "metro");
       const sc = foreignHolder({ seed: SICHUAN_SEED, issuer: 510000, notBefore: T0 - 10, notAfter: T0 + 1000 });

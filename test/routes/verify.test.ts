@@ -6,7 +6,7 @@ import { Packr } from "msgpackr";
 import { toText, OFF } from "../../src/wire/code.ts";
 import { privateKeyFromSeed } from "../../src/crypto/ed25519.ts";
 import {
-  ADMIN, foreignHolder, issue, makeGateway, makeNode, PERSON_ID, PERSON_ID_2, req, SICHUAN_SEED, T0, verifyBatch, type TestNode,
+  ADMIN, foreignHolder, issue, makeGateway, makeNode, PERSON_ID, PERSON_ID_2, req, SICHUAN_SEED, sichuanNode, T0, verifyBatch, type TestNode,
 } from "../helpers.ts";
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
@@ -79,7 +79,7 @@ describe("results (§3)", () => {
   });
 
   test("ISSUER_NOT_ACCEPTED: a hotel takes only Chongqing codes; metro takes Sichuan too (川渝通乘)", async () => {
-    t = makeNode();
+    t = await sichuanNode();
     const hotel = await makeGateway(t, "hotel");
     const metro = await makeGateway(t, "metro");
     const sc = foreignHolder({ seed: SICHUAN_SEED, issuer: 510000, notBefore: T0 - 10, notAfter: T0 + 1000 });
@@ -117,7 +117,7 @@ describe("results (§3)", () => {
   });
 
   test("NOT_YET_VALID and EXPIRED, with the clock skew", async () => {
-    t = makeNode();
+    t = await sichuanNode();
     const key = await makeGateway(t, "metro");
     const future = foreignHolder({ seed: SICHUAN_SEED, issuer: 510000, notBefore: T0 + 11, notAfter: T0 + 1000 });
     const edge = foreignHolder({ seed: SICHUAN_SEED, issuer: 510000, notBefore: T0 + 10, notAfter: T0 + 1000 });
@@ -135,7 +135,7 @@ describe("results (§3)", () => {
   });
 
   test("REVOKED: by serial, subject, device key and issuer key; the feed lists them in order", async () => {
-    t = makeNode();
+    t = await sichuanNode();
     const key = await makeGateway(t, "metro");
     const hs = [await issue(t, { idNumber: PERSON_ID }), await issue(t, { idNumber: PERSON_ID_2 }), await issue(t, { idNumber: "11010519491231002X".slice(0, 17) + "X" })];
     const sc = foreignHolder({ seed: SICHUAN_SEED, issuer: 510000, notBefore: T0 - 10, notAfter: T0 + 1000 });
@@ -161,7 +161,7 @@ describe("results (§3)", () => {
     expect(feed.next).toBe(4);
     expect(feed.entries[2].reason).toBe("key compromise drill");
     const none = await (await t.app.request("/v1/revocations?since=9", req("GET", undefined, ADMIN))).json();
-    expect(none).toEqual({ entries: [], next: 9 });
+    expect(none).toEqual({ entries: [], next: 9, last: 4 });
     const trust = await (await t.app.request("/v1/trust")).json();
     expect(trust.issuers.find((i: any) => i.issuer === 510000).keys[0].status).toBe("revoked");
   });
@@ -194,7 +194,7 @@ describe("results (§3)", () => {
     expect(await r(now + 10)).toBe("OK");
   });
 
-  test("STALE before start: a node cannot know what it saw before it started", async () => {
+  test("start-up rule (§3): a restarted node answers STALE to presentations before start + 2 × skew and is warming until then", async () => {
     t = makeNode();
     const key = await makeGateway(t, "metro");
     const h = await issue(t, { idNumber: PERSON_ID });
@@ -202,8 +202,30 @@ describe("results (§3)", () => {
     t.node.close();
     const { ManualClock } = await import("../../src/clock.ts");
     t = makeNode({}, { clock: new ManualClock((T0 + 30) * 1000) }, dir);
-    const { body } = await verifyBatch(t, key, [h.presentText(T0 + 29), h.presentText(T0 + 30)]);
-    expect(body.results.map((r: any) => r.result)).toEqual(["STALE", "OK"]);
+    // before the restart a code up to `skew` ahead of an `at` up to `skew` ahead of receive time could pass
+    const early = await verifyBatch(t, key, [h.presentText(T0 + 29), h.presentText(T0 + 30), h.presentText(T0 + 40, 0, 100)]);
+    expect(early.body.results.map((r: any) => r.result)).toEqual(["STALE", "STALE", "STALE"]);
+    const warming = await t.app.request("/readyz");
+    expect(warming.status).toBe(503);
+    expect((await warming.json()).checks.replay).toBe("warming");
+    t.clock.advance(19);
+    expect((await t.app.request("/readyz")).status).toBe(503);
+    t.clock.advance(1); // start + 20 s
+    expect((await t.app.request("/readyz")).status).toBe(200);
+    const later = await verifyBatch(t, key, [h.presentText(T0 + 49), h.presentText(T0 + 50)]);
+    expect(later.body.results.map((r: any) => r.result)).toEqual(["STALE", "OK"]);
+  });
+
+  test("start-up rule with a wider skew: 2 × 30 s", async () => {
+    t = makeNode({ YUKUAI_SKEW_SECONDS: "30" }, { clock: new (await import("../../src/clock.ts")).ManualClock(T0 * 1000) });
+    const key = await makeGateway(t, "metro");
+    const h = await issue(t, { idNumber: PERSON_ID });
+    t.clock.advance(59);
+    expect((await verifyBatch(t, key, [h.presentText(T0 + 59)])).body.results[0].result).toBe("STALE");
+    expect((await t.app.request("/readyz")).status).toBe(503);
+    t.clock.advance(1);
+    expect((await verifyBatch(t, key, [h.presentText(T0 + 60)])).body.results[0].result).toBe("OK");
+    expect((await t.app.request("/readyz")).status).toBe(200);
   });
 
   test("`at` moves now back up to 300 s; outside that it is ignored", async () => {
@@ -217,12 +239,12 @@ describe("results (§3)", () => {
 
   test("UPSTREAM_UNAVAILABLE, and routed scans answered by the upstream, merged in order", async () => {
     // the Sichuan node (issuer 510000) as an upstream, reached through its app
-    const up = makeNode({ YUKUAI_ISSUER: "510000", YUKUAI_KEYS_DIR: "/nonexistent" });
+    const up = makeNode({ YUKUAI_ISSUER: "510000" });
     try {
       const upKey = await makeGateway(up, "metro");
       const scHolder = await issue(up, { idNumber: PERSON_ID });
       const fetchFn = ((url: string, init: RequestInit) => up.app.request(new URL(url).pathname, init)) as unknown as typeof fetch;
-      t = makeNode({ YUKUAI_KEYS_DIR: "/nonexistent", YUKUAI_UPSTREAMS: JSON.stringify({ 510000: { url: "http://sichuan.invalid", key: upKey } }) }, { fetchFn });
+      t = makeNode({ YUKUAI_UPSTREAMS: JSON.stringify({ 510000: { url: "http://sichuan.invalid", key: upKey } }) }, { fetchFn });
       const key = await makeGateway(t, "metro");
       const local = await issue(t, { idNumber: PERSON_ID_2 });
       const scan = scHolder.presentText(T0);
@@ -238,7 +260,7 @@ describe("results (§3)", () => {
     // an upstream that never answers costs UPSTREAM_UNAVAILABLE within the timeout, not the batch
     t.close();
     const hang = ((_u: string, init: RequestInit) => new Promise((_r, reject) => init.signal!.addEventListener("abort", () => reject(new Error("aborted"))))) as unknown as typeof fetch;
-    t = makeNode({ YUKUAI_KEYS_DIR: "/nonexistent", YUKUAI_UPSTREAM_TIMEOUT_MS: "50", YUKUAI_UPSTREAMS: JSON.stringify({ 510000: { url: "http://sichuan.invalid", key: "k" } }) }, { fetchFn: hang });
+    t = makeNode({ YUKUAI_UPSTREAM_TIMEOUT_MS: "50", YUKUAI_UPSTREAMS: JSON.stringify({ 510000: { url: "http://sichuan.invalid", key: "k" } }) }, { fetchFn: hang });
     const key = await makeGateway(t, "metro");
     const local = await issue(t, { idNumber: PERSON_ID });
     const sc = foreignHolder({ seed: SICHUAN_SEED, issuer: 510000, notBefore: T0 - 10, notAfter: T0 + 1000 });
@@ -251,7 +273,7 @@ describe("results (§3)", () => {
 
   test("an upstream answering an error or a wrong-length list is UPSTREAM_UNAVAILABLE", async () => {
     const bad = (async () => new Response(JSON.stringify({ results: [] }), { status: 200 })) as unknown as typeof fetch;
-    t = makeNode({ YUKUAI_KEYS_DIR: "/nonexistent", YUKUAI_UPSTREAMS: JSON.stringify({ 510000: { url: "http://x.invalid", key: "k" } }) }, { fetchFn: bad });
+    t = makeNode({ YUKUAI_UPSTREAMS: JSON.stringify({ 510000: { url: "http://x.invalid", key: "k" } }) }, { fetchFn: bad });
     const key = await makeGateway(t, "metro");
     const sc = foreignHolder({ seed: SICHUAN_SEED, issuer: 510000, notBefore: T0 - 10, notAfter: T0 + 1000 });
     expect((await verifyBatch(t, key, [sc.presentText(T0)])).body.results[0].result).toBe("UPSTREAM_UNAVAILABLE");

@@ -1,11 +1,11 @@
 /**
- * The in-memory anti-replay window (DESIGN.md §3; RFC 4303 §3.4.3): per serial the highest accepted
- * counter H and the 64 counters below it; state lives `retention` seconds after its last acceptance;
+ * The in-memory anti-replay window (DESIGN.md §3; RFC 4303 §3.4.3): per (issuer, serial) the highest accepted
+ * counter H and the 64 counters below it; state lives through `retention` seconds after its last acceptance;
  * a full store refuses whole batches ("FULL") and never forgets. Checked case by case and against a
  * plain reference model (a Map of serial → H and the set of accepted counters).
  */
 import { describe, expect, test } from "bun:test";
-import { MemoryReplayWindow, REPLAY_BEFORE_MEMORY, type ReplayItem } from "../../src/verify/replay-window.ts";
+import { memoryBeginsAfter, MemoryReplayWindow, REPLAY_BEFORE_MEMORY, type ReplayItem } from "../../src/verify/replay-window.ts";
 import { rng } from "../support/rng.ts";
 
 /** 2026-11-24T00:00:00Z: receive seconds in these tests start here. */
@@ -16,12 +16,14 @@ const R = 380;
 /** A window whose memory began before every presentation used here. */
 const newWindow = (capacity: number, retention = R) => new MemoryReplayWindow(capacity, retention, T0 - 86400);
 
-interface Serial { hi: number; lo: number }
-const S = (lo: number, hi = 0): Serial => ({ hi, lo });
+/** An (issuer, serial) key; Chongqing unless said. */
+interface Serial { is: number; hi: number; lo: number }
+const CQ = 500000, SC = 510000;
+const S = (lo: number, hi = 0, is = CQ): Serial => ({ is, hi, lo });
 /** Marks an item whose presentation time is the receive second `run` applies it at. */
 const AT_RECEIVE = -1;
 /** One scan; `time` is the presentation's (unix seconds). */
-const item = (s: Serial, counter: number, time = AT_RECEIVE): ReplayItem => ({ serialHi: s.hi, serialLo: s.lo, counter, time });
+const item = (s: Serial, counter: number, time = AT_RECEIVE): ReplayItem => ({ issuer: s.is, serialHi: s.hi, serialLo: s.lo, counter, time });
 
 /** Applies and expects a per-item answer (not "FULL"); returns it as a plain array. */
 function run(w: MemoryReplayWindow, items: ReplayItem[], now: number): number[] {
@@ -130,49 +132,66 @@ describe("batches and serials", () => {
     expect(run(w, [item(x, 9), item(y, 9), item(z, 9), item(zero, 9), item(top, 9)], T0)).toEqual([1, 1, 1, 1, 1]);
     expect(run(w, [item(x, 9), item(y, 9), item(z, 9), item(zero, 9), item(top, 9)], T0)).toEqual([0, 0, 0, 0, 0]);
   });
+  test("the same serial under another issuer is another key: a foreign issuer's counter 2^32−1 does not touch the victim's state", () => {
+    const w = newWindow(16);
+    const victim = S(0x0a0a0a0a, 0xa0a0a0a0, CQ), forged = S(0x0a0a0a0a, 0xa0a0a0a0, SC);
+    expect(one(w, victim, 5)).toBe(1);
+    expect(one(w, forged, 0xffffffff)).toBe(1);
+    expect(one(w, victim, 6)).toBe(1);
+    expect(one(w, victim, 5)).toBe(0);
+    expect(one(w, forged, 6)).toBe(0); // below the forged key's own window
+    expect(w.stats().held).toBe(2);
+  });
   test("an empty batch is an empty answer", () => {
     expect(run(newWindow(16), [], T0)).toEqual([]);
   });
 });
 
-describe("retention (state lives R seconds after its last acceptance)", () => {
-  test("an old counter is still a replay at receive + R − 1", () => {
+describe("retention (state accepted at r lives through r + R, §3)", () => {
+  test("an old counter is still a replay at receive + R exactly", () => {
     const w = newWindow(16);
     expect(one(w, A, 50, T0)).toBe(1);
     expect(one(w, A, 50, T0 + R - 1)).toBe(0);
-    expect(one(w, A, 20, T0 + R - 1)).toBe(1); // inside the window, unseen
+    expect(one(w, A, 50, T0 + R)).toBe(0);
+    expect(one(w, A, 20, T0 + R)).toBe(1); // inside the window, unseen
   });
-  test("a replay does not extend the state; at receive + R it is gone and any counter starts it afresh", () => {
+  test("a replay does not extend the state; at receive + R + 1 it is gone and any counter starts it afresh", () => {
     const w = newWindow(16);
     expect(one(w, A, 50, T0)).toBe(1);
-    expect(one(w, A, 50, T0 + R - 1)).toBe(0);
-    expect(one(w, A, 3, T0 + R)).toBe(1); // below the old window: only a reset accepts it
-    expect(one(w, A, 3, T0 + R)).toBe(0);
-    expect(one(w, A, 50, T0 + R)).toBe(1);
+    expect(one(w, A, 50, T0 + R)).toBe(0);
+    expect(one(w, A, 3, T0 + R + 1)).toBe(1); // below the old window: only a reset accepts it
+    expect(one(w, A, 3, T0 + R + 1)).toBe(0);
+    expect(one(w, A, 50, T0 + R + 1)).toBe(1);
   });
   test("each acceptance extends the state", () => {
     const w = newWindow(16);
     expect(one(w, A, 50, T0)).toBe(1);
     expect(one(w, A, 51, T0 + 300)).toBe(1);
-    expect(one(w, A, 50, T0 + 300 + R - 1)).toBe(0);
-    expect(one(w, A, 51, T0 + 300 + R - 1)).toBe(0);
-    expect(one(w, A, 50, T0 + 300 + R)).toBe(1);
+    expect(one(w, A, 50, T0 + 300 + R)).toBe(0);
+    expect(one(w, A, 51, T0 + 300 + R)).toBe(0);
+    expect(one(w, A, 50, T0 + 300 + R + 1)).toBe(1);
   });
   test("an acceptance inside the window (c < H) extends the state too", () => {
     const w = newWindow(16);
     expect(one(w, A, 50, T0)).toBe(1);
     expect(one(w, A, 40, T0 + 300)).toBe(1);
-    expect(one(w, A, 50, T0 + 300 + R - 1)).toBe(0);
+    expect(one(w, A, 50, T0 + 300 + R)).toBe(0);
   });
 });
 
-describe("memory begins at startSecond (§3 restart rule)", () => {
-  test("a presentation made before it is answered REPLAY_BEFORE_MEMORY and not recorded", () => {
+describe("memory begins at start + 2 × skew (§3 start-up rule)", () => {
+  test("a presentation made before it is answered REPLAY_BEFORE_MEMORY and not recorded; the window is warming until then", () => {
     const start = T0 + 1000;
-    const w = new MemoryReplayWindow(16, R, start);
-    const out = w.apply([{ serialHi: A.hi, serialLo: A.lo, counter: 5, time: start - 1 }], start);
+    const begins = memoryBeginsAfter(start, 10);
+    expect(begins).toBe(start + 20);
+    const w = new MemoryReplayWindow(16, R, begins);
+    expect(w.ready(start)).toBe("warming");
+    expect(w.ready(begins - 1)).toBe("warming");
+    const out = w.apply([item(A, 5, begins - 1)], start);
     expect(Array.from(out as Uint8Array)).toEqual([REPLAY_BEFORE_MEMORY]);
-    expect(Array.from(w.apply([{ serialHi: A.hi, serialLo: A.lo, counter: 5, time: start }], start) as Uint8Array)).toEqual([1]);
+    expect(w.stats().held).toBe(0);
+    expect(Array.from(w.apply([item(A, 5, begins)], begins) as Uint8Array)).toEqual([1]);
+    expect(w.ready(begins)).toBe(true);
     expect(w.stats().held).toBe(1);
   });
 });
@@ -189,8 +208,8 @@ describe("capacity: fail closed, never forget", () => {
     expect(w.stats().capacity).toBe(N);
     const extra = S(0xdead, 0xbeef);
     expect(w.apply([item(extra, 1, T0 + 1)], T0 + 1)).toBe("FULL");
-    expect(w.ready(T0 + 1)).toBe(false);
-    expect(w.ready(T0 + 2)).toBe(false); // nothing expired yet
+    expect(w.ready(T0 + 1)).toBe("full");
+    expect(w.ready(T0 + 2)).toBe("full"); // nothing expired yet
     expect(w.stats().held).toBe(N);
   });
 
@@ -244,9 +263,10 @@ describe("capacity: fail closed, never forget", () => {
     const w = newWindow(N);
     for (const s of serials(N)) expect(one(w, s, 1)).toBe(1);
     expect(w.apply([item(S(0xdead), 1, T0 + 1)], T0 + 1)).toBe("FULL");
-    expect(w.ready(T0 + 1)).toBe(false);
-    expect(w.ready(T0 + R)).toBe(true);
-    for (const s of serials(N, 0x2000)) expect(one(w, s, 1, T0 + R)).toBe(1);
+    expect(w.ready(T0 + 1)).toBe("full");
+    expect(w.ready(T0 + R)).toBe("full"); // kept through T0 + R
+    expect(w.ready(T0 + R + 1)).toBe(true);
+    for (const s of serials(N, 0x2000)) expect(one(w, s, 1, T0 + R + 1)).toBe(1);
     expect(w.stats().held).toBeLessThanOrEqual(N);
   });
 
@@ -255,10 +275,11 @@ describe("capacity: fail closed, never forget", () => {
     const w = newWindow(N);
     for (const s of serials(N)) expect(one(w, s, 1)).toBe(1);
     expect(w.apply([item(S(0xdead), 1, T0 + 1)], T0 + 1)).toBe("FULL");
-    expect(run(w, serials(N - 1, 0x3000).map((s) => item(s, 1)), T0 + R)).toEqual(new Array(N - 1).fill(1));
-    expect(w.ready(T0 + R)).toBe(true); // one place left
-    expect(one(w, S(0x4000), 1, T0 + R)).toBe(1);
-    expect(w.ready(T0 + R)).toBe(false); // exactly full: no new serial could be taken, so not ready
+    expect(w.apply([item(S(0x3000), 1, T0 + R)], T0 + R)).toBe("FULL"); // the first eight are kept through T0 + R
+    expect(run(w, serials(N - 1, 0x3000).map((s) => item(s, 1)), T0 + R + 1)).toEqual(new Array(N - 1).fill(1));
+    expect(w.ready(T0 + R + 1)).toBe(true); // one place left
+    expect(one(w, S(0x4000), 1, T0 + R + 1)).toBe(1);
+    expect(w.ready(T0 + R + 1)).toBe("full"); // exactly full: no new serial could be taken, so not ready
   });
 
   test("serials that expired and come back count against the capacity again", () => {
@@ -278,9 +299,9 @@ describe("capacity: fail closed, never forget", () => {
     const start = T0 - 10;
     const w = new MemoryReplayWindow(N, R, start);
     for (const s of serials(N)) {
-      expect(Array.from(w.apply([{ serialHi: s.hi, serialLo: s.lo, counter: 1, time: T0 }], T0) as Uint8Array)).toEqual([1]);
+      expect(Array.from(w.apply([item(s, 1, T0)], T0) as Uint8Array)).toEqual([1]);
     }
-    const out = w.apply([{ serialHi: 0xdead, serialLo: 0xbeef, counter: 1, time: start - 1 }], T0);
+    const out = w.apply([item(S(0xbeef, 0xdead), 1, start - 1)], T0);
     expect(out).toBeInstanceOf(Uint8Array);
     expect(Array.from(out as Uint8Array)).toEqual([REPLAY_BEFORE_MEMORY]);
   });
@@ -290,18 +311,18 @@ describe("memory bound", () => {
   test("a capacity that is not a positive integer is a programmer error", () => {
     for (const c of [0, -1, 1.5, NaN]) expect(() => newWindow(c)).toThrow(RangeError);
   });
-  test("48 bytes per serial for power-of-two capacities (two 24-byte slots per serial)", () => {
+  test("56 bytes per key for power-of-two capacities (two 28-byte slots per key)", () => {
     for (const cap of [8, 16, 1024, 4096, 1 << 16, 1 << 20]) {
       const { bytes, capacity } = newWindow(cap).stats();
       expect(capacity).toBe(cap);
-      expect([cap, bytes]).toEqual([cap, 48 * cap]);
+      expect([cap, bytes]).toEqual([cap, 56 * cap]);
     }
   });
-  test("at most 96 bytes per serial for other capacities (slots rounded up to a power of two)", () => {
+  test("at most 112 bytes per key for other capacities (slots rounded up to a power of two)", () => {
     for (const cap of [9, 100, 1000, 1025, 3000, 50_000, 100_001, 1_000_000]) {
       const { bytes } = newWindow(cap).stats();
-      expect([cap, bytes / cap <= 96]).toEqual([cap, true]);
-      expect(bytes).toBeGreaterThanOrEqual(48 * cap);
+      expect([cap, bytes / cap <= 112]).toEqual([cap, true]);
+      expect(bytes).toBeGreaterThanOrEqual(56 * cap);
     }
   });
 });
@@ -309,25 +330,25 @@ describe("memory bound", () => {
 // ---------------------------------------------------------------- reference model
 
 
-/** §3 stated plainly: per serial H and the set of accepted counters; a batch needing more than `capacity` live serials is refused. */
+/** §3 stated plainly: per (issuer, serial) H and the set of accepted counters, kept through the last acceptance + retention; a batch needing more than `capacity` live keys is refused. */
 class ReferenceWindow {
   readonly state = new Map<string, { H: number; seen: Set<number>; expiry: number }>();
   constructor(readonly capacity: number, readonly retention: number) {}
   #live(key: string, now: number) {
     const e = this.state.get(key);
-    return e && e.expiry > now ? e : undefined;
+    return e && e.expiry >= now ? e : undefined;
   }
   apply(items: ReplayItem[], now: number): number[] | "FULL" {
     let live = 0;
     for (const [k] of this.state) if (this.#live(k, now)) live++;
     const fresh = new Set<string>();
     for (const it of items) {
-      const k = `${it.serialHi}:${it.serialLo}`;
+      const k = `${it.issuer}:${it.serialHi}:${it.serialLo}`;
       if (!this.#live(k, now)) fresh.add(k);
     }
     if (live + fresh.size > this.capacity) return "FULL";
     return items.map((it) => {
-      const k = `${it.serialHi}:${it.serialLo}`;
+      const k = `${it.issuer}:${it.serialHi}:${it.serialLo}`;
       const c = it.counter;
       const e = this.#live(k, now);
       if (!e) {
@@ -348,7 +369,7 @@ class ReferenceWindow {
 function randomRun(seed: number, capacity: number, serialCount: number, retention: number, operations: number): number {
   const r = rng(seed);
   const pick = (n: number) => Math.floor(r() * n);
-  const pool: Serial[] = [S(1, 0), S(0, 1), S(0, 0), S(0xffffffff, 0xffffffff), S(0, 0x80000000), S(0x80000000, 0)];
+  const pool: Serial[] = [S(1, 0), S(0, 1), S(0, 0), S(0xffffffff, 0xffffffff), S(0, 0x80000000), S(0x80000000, 0), S(1, 0, SC), S(0, 0, SC)];
   for (let i = pool.length; i < serialCount; i++) pool.push(S((r() * 2 ** 32) >>> 0, (r() * 2 ** 32) >>> 0));
   const serials = pool.slice(0, serialCount);
   const w = newWindow(capacity, retention);
@@ -376,8 +397,8 @@ function randomRun(seed: number, capacity: number, serialCount: number, retentio
     const gotPlain = got instanceof Uint8Array ? Array.from(got) : got;
     if (JSON.stringify(gotPlain) !== JSON.stringify(want)) {
       // name the operation so a failure can be reproduced and read
-      expect({ op: done, now: now - T0, batch: batch.map((b) => [b.serialHi, b.serialLo, b.counter]), got: gotPlain }).toEqual({
-        op: done, now: now - T0, batch: batch.map((b) => [b.serialHi, b.serialLo, b.counter]), got: want,
+      expect({ op: done, now: now - T0, batch: batch.map((b) => [b.issuer, b.serialHi, b.serialLo, b.counter]), got: gotPlain }).toEqual({
+        op: done, now: now - T0, batch: batch.map((b) => [b.issuer, b.serialHi, b.serialLo, b.counter]), got: want,
       });
     }
     if (want === "FULL") fulls++;
