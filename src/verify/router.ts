@@ -13,12 +13,16 @@ export interface RoutedScan {
   scan: string | { code: string; at: number };
 }
 
-/** An upstream's answer for `s`: a known result code, about the scan's own issuer and serial when it names them. */
+/**
+ * An upstream's answer for `s`: a known result code about the scan's own credential — an `OK` must name the
+ * routed issuer and the scan's serial (§4 result shape); any other result may omit them, never contradict them.
+ */
 function isResultFor(r: unknown, s: RoutedScan): r is ScanResult {
   if (typeof r !== "object" || r === null) return false;
   const x = r as ScanResult;
-  return (RESULT_CODES as readonly string[]).includes(x.result)
-    && (x.issuer === undefined || x.issuer === s.issuer) && (x.serial === undefined || x.serial === s.serial);
+  if (!(RESULT_CODES as readonly string[]).includes(x.result)) return false;
+  if (x.result === "OK") return x.issuer === s.issuer && x.serial === s.serial;
+  return (x.issuer === undefined || x.issuer === s.issuer) && (x.serial === undefined || x.serial === s.serial);
 }
 
 export class Router {

@@ -271,6 +271,23 @@ describe("results (§3)", () => {
     expect(performance.now() - started).toBeLessThan(5000);
   });
 
+  test("an upstream's OK must be about the routed credential: naming its issuer and its serial", async () => {
+    const sc = foreignHolder({ seed: SICHUAN_SEED, issuer: 510000, notBefore: T0 - 10, notAfter: T0 + 1000 });
+    const serial = Buffer.from(sc.fields.serial).toString("hex");
+    const answers = [
+      { result: "OK" }, { result: "OK", issuer: 510000 }, { result: "OK", serial }, { result: "OK", issuer: 500000, serial },
+      { result: "OK", issuer: 510000, serial: "00".repeat(8) }, { result: "REVOKED", serial: "00".repeat(8) },
+      { result: "NOT_A_RESULT" }, { result: "OK", issuer: 510000, serial }, { result: "REVOKED", serial }, { result: "STALE" },
+    ];
+    let k = 0;
+    const fetchFn = (async () => Response.json({ results: [answers[k++]] })) as unknown as typeof fetch;
+    t = makeNode({ YUKUAI_UPSTREAMS: JSON.stringify({ 510000: { url: "http://x.invalid", key: "k" } }) }, { fetchFn });
+    const key = await makeGateway(t, "metro");
+    const got: string[] = [];
+    for (let i = 0; i < answers.length; i++) got.push((await verifyBatch(t, key, [sc.presentText(T0, 0, i + 1)])).body.results[0].result);
+    expect(got).toEqual([...Array(7).fill("UPSTREAM_UNAVAILABLE"), "OK", "REVOKED", "STALE"]);
+  });
+
   test("an upstream answering an error or a wrong-length list is UPSTREAM_UNAVAILABLE", async () => {
     const bad = (async () => new Response(JSON.stringify({ results: [] }), { status: 200 })) as unknown as typeof fetch;
     t = makeNode({ YUKUAI_UPSTREAMS: JSON.stringify({ 510000: { url: "http://x.invalid", key: "k" } }) }, { fetchFn: bad });
