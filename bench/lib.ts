@@ -58,10 +58,9 @@ export async function startServer(o: ServerOptions): Promise<ServerUnderTest> {
   writeFileSync(join(dir, "issuer-500000.key"), JSON.stringify({ issuer: 500000, kid: 1, createdAt: 1_700_000_000, seed: Buffer.from(iss.seed).toString("hex") }) + "\n", { mode: 0o600 });
   writeFileSync(join(dir, "subject-500000.secret"), Buffer.from(iss.subjectSecret).toString("hex") + "\n", { mode: 0o600 });
   const port = await freePort();
-  const env = {
-    ...process.env, PORT: String(port), YUKUAI_HOST: "127.0.0.1", YUKUAI_DATA_DIR: dir, YUKUAI_ADMIN_TOKEN: ADMIN,
-    YUKUAI_WORKERS: String(o.workers), ...o.env,
-  };
+  // skew 1 s: a fresh node is warming for 2 × skew (DESIGN.md §3 start-up rule); the skew costs nothing per scan
+  const shownEnv = { YUKUAI_WORKERS: String(o.workers), YUKUAI_SKEW_SECONDS: "1", ...o.env };
+  const env = { ...process.env, PORT: String(port), YUKUAI_HOST: "127.0.0.1", YUKUAI_DATA_DIR: dir, YUKUAI_ADMIN_TOKEN: ADMIN, ...shownEnv };
   const argv = [BUN, ...(o.bunFlags ?? []), ...(o.entry ?? [join(ROOT, "src/main.ts")])];
   const cmd = o.cpus !== undefined ? ["taskset", "-c", o.cpus, ...argv] : argv;
   const proc = spawn(cmd, { env, cwd: o.cwd ?? ROOT, stdout: "pipe", stderr: "pipe" });
@@ -69,7 +68,8 @@ export async function startServer(o: ServerOptions): Promise<ServerUnderTest> {
   const deadline = Date.now() + 15_000;
   for (;;) {
     try {
-      if ((await fetch(`${url}/healthz`)).status === 200) break;
+      // as a load balancer does: nothing is sent before /readyz says 200
+      if ((await fetch(`${url}/readyz`)).status === 200) break;
     } catch { /* not listening yet */ }
     if (Date.now() > deadline || proc.exitCode !== null) {
       proc.kill();
@@ -82,7 +82,7 @@ export async function startServer(o: ServerOptions): Promise<ServerUnderTest> {
     body: JSON.stringify({ name: "bench metro gateway", scene: "metro" }),
   });
   const gatewayKey = ((await gw.json()) as { key: string }).key;
-  const envShown = Object.entries({ YUKUAI_WORKERS: String(o.workers), ...o.env }).map(([k, v]) => `${k}=${v}`).join(" ");
+  const envShown = Object.entries(shownEnv).map(([k, v]) => `${k}=${v}`).join(" ");
   return {
     url, host: "127.0.0.1", port, gatewayKey, proc,
     command: `PORT=… YUKUAI_DATA_DIR=<tmp> ${envShown} ${o.cpus !== undefined ? `taskset -c ${o.cpus} ` : ""}bun ${[...(o.bunFlags ?? []), ...(o.entry ?? ["src/main.ts"]).map((p) => p.replace(ROOT + "/", ""))].join(" ")}`,

@@ -1,12 +1,12 @@
 /**
  * @module The server under test, instrumented for "where the time goes" (bench/ratio.ts): the same app
- * and start-up as `src/main.ts`, with the signature checks and the request handler timed
+ * and start-up as `src/main.ts` (`compose`, `serveOptions`), with the signature checks and the request handler timed
  * (Bun.nanoseconds). `GET /bench-stats` answers the running totals; nothing else differs.
  */
 import { createApp } from "../src/app.ts";
-import { systemClock } from "../src/clock.ts";
+import { compose } from "../src/compose.ts";
 import { loadConfig } from "../src/config.ts";
-import { YukuaiNode } from "../src/node.ts";
+import { replayStoreOf, serveOptions } from "../src/main.ts";
 import { InlineChecker, type SigJob, type SignatureChecker } from "../src/verify/signatures.ts";
 
 const stats = { handlerNs: 0, signatureNs: 0, signatures: 0, requests: 0 };
@@ -23,17 +23,15 @@ class TimedChecker implements SignatureChecker {
 }
 
 const config = loadConfig();
-const node = new YukuaiNode({ config, clock: systemClock, checker: new TimedChecker() });
+const node = compose(config, { checker: new TimedChecker(), replay: await replayStoreOf(config) });
 const app = createApp(node);
-Bun.serve({
-  port: config.port, hostname: config.hostname, maxRequestBodySize: config.maxBodyBytes + 65536,
-  async fetch(req, srv) {
-    if (new URL(req.url).pathname === "/bench-stats") return Response.json(stats);
-    const t = Bun.nanoseconds();
-    const res = await app.fetch(req, { server: srv });
-    stats.handlerNs += Bun.nanoseconds() - t;
-    stats.requests++;
-    return res;
-  },
-});
+await node.start();
+Bun.serve(serveOptions(node, async (req, srv) => {
+  if (new URL(req.url).pathname === "/bench-stats") return Response.json(stats);
+  const t = Bun.nanoseconds();
+  const res = await app.fetch(req, { server: srv });
+  stats.handlerNs += Bun.nanoseconds() - t;
+  stats.requests++;
+  return res;
+}));
 process.on("SIGTERM", () => { node.close(); process.exit(0); });

@@ -1,27 +1,35 @@
 /**
- * @module The Hono app: routes and middleware, no logic. Unknown paths and uncaught faults answer the
- * §4 error body.
+ * @module The Hono app of a composed node: routes and middleware, no logic. Unknown paths and uncaught
+ * faults answer the §4 error body; refusals raised at the edge (HTTPException) answer their own response.
  */
 import { Hono } from "hono";
-import type { YukuaiNode } from "./node.ts";
+import { HTTPException } from "hono/http-exception";
+import type { Node } from "./compose.ts";
 import { adminRoutes } from "./routes/admin.ts";
-import type { Env } from "./routes/auth.ts";
-import { sendError } from "./routes/http.ts";
+import { guard, type Env } from "./routes/auth.ts";
+import { sendError } from "./routes/errors.ts";
 import { opsRoutes } from "./routes/ops.ts";
-import { verifyRoutes } from "./routes/verify.ts";
 import { streamRoutes } from "./routes/stream.ts";
+import { verifyRoutes } from "./routes/verify.ts";
 
-export function createApp(node: YukuaiNode, log: (line: string) => void = (l) => console.error(l)): Hono<Env> {
+export function createApp(node: Node, log: (line: string) => void = (l) => console.error(l)): Hono<Env> {
   const app = new Hono<Env>();
-  verifyRoutes(app, node);
-  streamRoutes(app, node);
-  adminRoutes(app, node);
-  opsRoutes(app, node);
-  app.notFound((c) => sendError(c, 404, "NOT_FOUND", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
+  const { config, metrics, verifier } = node;
+  const g = guard({ tokens: node.tokens, registry: node.registry, throttle: node.authThrottle, metrics, trustedProxies: config.trustedProxies });
+  const limits = { maxBodyBytes: config.maxBodyBytes, maxBatch: config.maxBatch };
+  verifyRoutes(app, { guard: g, verifier, metrics, ...limits });
+  streamRoutes(app, { guard: g, verifier, metrics, ...limits, log });
+  adminRoutes(app, {
+    guard: g, issuance: node.issuance, registry: node.registry, licences: node.licences, trust: node.trust,
+    revocations: node.revocations, clock: node.clock, maxBodyBytes: config.maxBodyBytes,
+  });
+  opsRoutes(app, { verifier, metrics, refreshGauges: () => node.refreshGauges() });
+  app.notFound((c) => sendError(c, "NOT_FOUND", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
   app.onError((err, c) => {
+    if (err instanceof HTTPException) return err.getResponse();
     // no request data in the log line: it may carry personal data
     log(`internal error on ${c.req.method} ${c.req.routePath}: ${err.name}: ${err.message}`);
-    return sendError(c, 500, "INTERNAL", "internal error");
+    return sendError(c, "INTERNAL", "internal error");
   });
   return app;
 }

@@ -1,42 +1,52 @@
 /**
- * @module Start-up: config → node → app → Bun.serve; SIGTERM/SIGINT drain in-flight requests, then stop.
+ * @module Start-up: config → compose → app → Bun.serve; SIGTERM/SIGINT drain in-flight requests, then stop.
  */
+import type { Server } from "bun";
 import { createApp } from "./app.ts";
-import { systemClock } from "./clock.ts";
+import { seconds } from "./clock.ts";
+import { compose, type Node } from "./compose.ts";
 import { loadConfig, type Config } from "./config.ts";
-import { YukuaiNode } from "./node.ts";
+import { closeStreams, streamWebSocket } from "./routes/stream.ts";
 import { RedisReplayStore } from "./verify/redis-replay.ts";
 import { replayRetention } from "./verify/replay-window.ts";
-import { closeStreams, streamWebSocket } from "./routes/stream.ts";
 
-export async function start(config: Config) {
-  let replay: RedisReplayStore | undefined;
-  if (config.redisUrl) {
-    replay = new RedisReplayStore(config.redisUrl, replayRetention(config), 2 * config.skewSeconds);
-    await replay.start().catch((e: Error) => {
-      replay!.close();
-      throw new Error(`YUKUAI_REDIS_URL: ${e.message}`);
-    });
-  }
-  const node = new YukuaiNode({ config, clock: systemClock, replay });
-  const app = createApp(node);
-  await node.start();
-  const server = Bun.serve({
+/** The shared replay store when `YUKUAI_REDIS_URL` is set (connected, and refusing an evicting Redis). */
+export async function replayStoreOf(config: Config): Promise<RedisReplayStore | undefined> {
+  if (!config.redisUrl) return undefined;
+  const store = new RedisReplayStore(config.redisUrl, replayRetention(config), 2 * config.skewSeconds);
+  await store.start().catch((e: Error) => {
+    store.close();
+    throw new Error(`YUKUAI_REDIS_URL: ${e.message}`);
+  });
+  return store;
+}
+
+/** Bun.serve's options for a composed node's app (the bench servers wrap `fetch`). */
+export function serveOptions(node: Node, fetch: (req: Request, srv: Server<unknown>) => Response | Promise<Response>) {
+  const { config } = node;
+  return {
     port: config.port,
     hostname: config.hostname,
     // a little over the limit so the app, not the server, answers 413 with the §4 error body
     maxRequestBodySize: config.maxBodyBytes + 65536,
-    fetch: (req, srv) => app.fetch(req, { server: srv }),
+    fetch,
     websocket: streamWebSocket(config.maxBodyBytes),
-  });
-  const trust = node.trust.toJson(node.now(), () => false).issuers.map((i) => i.issuer).join(", ");
-  console.log(`yukuai: issuer ${config.issuer} listening on http://${server.hostname}:${server.port} (data ${config.dataDir}; trusts ${trust || "nothing yet"}${config.trustList ? `; trust list ${config.trustList}` : ""})`);
+  };
+}
+
+export async function start(config: Config) {
+  const node = compose(config, { replay: await replayStoreOf(config) });
+  const app = createApp(node);
+  await node.start();
+  const server = Bun.serve(serveOptions(node, (req, srv) => app.fetch(req, { server: srv })));
+  const trusted = node.trust.toJson(seconds(node.clock), () => false).issuers.map((i) => i.issuer).join(", ");
+  console.log(`yukuai: issuer ${config.issuer} listening on http://${server.hostname}:${server.port} (data ${config.dataDir}; trusts ${trusted || "nothing yet"}${config.trustList ? `; trust list ${config.trustList}` : ""})`);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     console.log(`yukuai: ${signal}: draining`);
-    closeStreams(node);
+    closeStreams(node.verifier);
     await server.stop(false);
     node.close();
     process.exit(0);

@@ -8,14 +8,14 @@ import { createApp } from "../src/app.ts";
 import { ManualClock } from "../src/clock.ts";
 import { loadConfig } from "../src/config.ts";
 import { Holder, newDeviceKey } from "../src/holder/holder.ts";
-import { YukuaiNode, type NodeOptions } from "../src/node.ts";
+import { compose, type Node, type Overrides } from "../src/compose.ts";
 
 export const ADMIN = "test-admin-token";
 /** 2026-11-24T00:00:00Z */
 export const T0 = 1795478400;
 
 export interface TestNode {
-  node: YukuaiNode;
+  node: Node;
   app: ReturnType<typeof createApp>;
   clock: ManualClock;
   dir: string;
@@ -27,12 +27,12 @@ export interface TestNode {
  * A node on a manual clock at T0. Unless a clock is given, the node started 2 × skew before T0, so the §3
  * start-up rule (presentations before start + 2 × skew are STALE) has passed by T0.
  */
-export function makeNode(env: Record<string, string> = {}, opts: Partial<NodeOptions> = {}, dir?: string): TestNode {
+export function makeNode(env: Record<string, string> = {}, opts: Overrides = {}, dir?: string): TestNode {
   const d = dir ?? mkdtempSync(join(tmpdir(), "yukuai-test-"));
   const config = loadConfig({ YUKUAI_DATA_DIR: d, YUKUAI_ADMIN_TOKEN: ADMIN, YUKUAI_WORKERS: "0", ...env });
   const clock = (opts.clock as ManualClock | undefined) ?? new ManualClock((T0 - 2 * config.skewSeconds) * 1000);
   const logs: string[] = [];
-  const node = new YukuaiNode({ config, clock, log: (l) => logs.push(l), ...opts });
+  const node = compose(config, { log: (l) => logs.push(l), ...opts, clock });
   if (opts.clock === undefined) clock.set(T0);
   const app = createApp(node, (l) => logs.push(l));
   return {
@@ -62,14 +62,14 @@ export function uscc(body17: string): string {
 }
 
 /** `makeNode`, then its start-up I/O (trust list, follower sync). */
-export async function startNode(env: Record<string, string> = {}, opts: Partial<NodeOptions> = {}, dir?: string): Promise<TestNode> {
+export async function startNode(env: Record<string, string> = {}, opts: Overrides = {}, dir?: string): Promise<TestNode> {
   const t = makeNode(env, opts, dir);
   await t.node.start();
   return t;
 }
 
 /** A started node that also trusts the test Sichuan issuer (510000) by a signed trust list. */
-export async function sichuanNode(env: Record<string, string> = {}, opts: Partial<NodeOptions> = {}): Promise<TestNode> {
+export async function sichuanNode(env: Record<string, string> = {}, opts: Overrides = {}): Promise<TestNode> {
   return startNode({ ...(await sichuanTrust(T0)), ...env }, opts);
 }
 

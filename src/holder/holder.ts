@@ -5,7 +5,7 @@
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { privateKeyFromSeed, rawPublicKey, rawSeed, sign } from "../crypto/ed25519.ts";
 import {
-  CREDENTIAL_LENGTH, decodeCredential, encodePresentationBody, OFF, presentationMessage, toText,
+  CREDENTIAL_LENGTH, decodeCredential, encodePresentationBody, FLAG_CARD, OFF, presentationMessage, toText,
   type CredentialFields,
 } from "../wire/code.ts";
 
@@ -42,7 +42,7 @@ export class Holder {
   }
 
   get isCard(): boolean {
-    return (this.fields.flags & (1 << 4)) !== 0;
+    return (this.fields.flags & FLAG_CARD) !== 0;
   }
 
   /**

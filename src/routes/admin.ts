@@ -1,72 +1,67 @@
 /**
- * @module Issuer-admin routes: 申码 (credentials), revocations, gateways, e-licences and the access log
- * (DESIGN.md §4-5); and the public trust list.
+ * @module Issuer-admin routes (DESIGN.md §4–§5, §7): 申码 (credentials), issuer keys, revocations and their
+ * feed, gateways, e-licences and the access log; and the public trust list. Each route reads its input,
+ * calls one domain operation and answers its Result.
  */
-import type { Context, Hono } from "hono";
-import type { Outcome, YukuaiNode } from "../node.ts";
-import { requireAdmin, requireFeedReader, type Env } from "./auth.ts";
-import { readBody, send, sendError } from "./http.ts";
+import type { Hono } from "hono";
+import type { Clock } from "../clock.ts";
+import { seconds } from "../clock.ts";
+import type { Result } from "../errors.ts";
+import type { Issuance } from "../issuance.ts";
+import type { Licences } from "../licences.ts";
+import type { Registry } from "../registry.ts";
+import type { Revocations } from "../state/revocations.ts";
+import type { TrustStore } from "../trust/store.ts";
+import type { Env, Guard } from "./auth.ts";
+import { answer, sendError } from "./errors.ts";
+import { limitBody, readBody, send } from "./http.ts";
+import type { Context } from "hono";
 
-function answer<T extends object>(c: Context, status: number, o: Outcome<T>): Response {
-  if (!o.ok) return sendError(c, o.status, o.code, o.message);
-  const { ok: _ok, ...rest } = o as { ok: true } & T;
-  return send(c, status, rest);
+export interface AdminDeps {
+  guard: Guard;
+  issuance: Issuance;
+  registry: Registry;
+  licences: Licences;
+  trust: TrustStore;
+  revocations: Revocations;
+  clock: Clock;
+  maxBodyBytes: number;
 }
 
-export function adminRoutes(app: Hono<Env>, node: YukuaiNode): void {
-  const admin = requireAdmin(node);
-  const feed = requireFeedReader(node);
-  const max = node.config.maxBodyBytes;
+/** 204 for a Result without a value. */
+const noContent = (c: Context, r: Result<null>): Response => (r.ok ? c.body(null, 204) : sendError(c, r.code, r.message));
 
-  app.post("/v1/credentials", admin, async (c) => {
-    const body = await readBody(c, max);
-    if (body instanceof Response) return body;
-    return answer(c, 201, node.issueCredential(body));
-  });
+export function adminRoutes(app: Hono<Env>, d: AdminDeps): void {
+  const { admin, feedReader } = d.guard;
+  const body = limitBody(d.maxBodyBytes);
 
-  app.post("/v1/revocations", admin, async (c) => {
-    const body = await readBody(c, max);
-    if (body instanceof Response) return body;
-    return answer(c, 201, node.revoke(body));
-  });
+  app.post("/v1/credentials", admin, body, async (c) => answer(c, 201, d.issuance.issue(await readBody(c))));
+  app.post("/v1/issuer-keys", admin, (c) => answer(c, 201, d.issuance.rotateKey()));
 
-  app.get("/v1/revocations", feed, (c) => answer(c, 200, node.revocationsSince(c.req.query("since"))));
+  app.post("/v1/revocations", admin, body, async (c) => answer(c, 201, d.registry.revoke(await readBody(c))));
+  app.get("/v1/revocations", feedReader, (c) => answer(c, 200, d.registry.feed(c.req.query("since"))));
 
-  app.post("/v1/gateways", admin, async (c) => {
-    const body = await readBody(c, max);
-    if (body instanceof Response) return body;
-    return answer(c, 201, node.createGateway(body));
-  });
+  app.post("/v1/gateways", admin, body, async (c) => answer(c, 201, d.registry.createGateway(await readBody(c))));
+  app.get("/v1/gateways", feedReader, (c) => answer(c, 200, d.registry.listGateways()));
+  app.delete("/v1/gateways/:id", admin, (c) => noContent(c, d.registry.deleteGateway(c.req.param("id"))));
 
-  app.get("/v1/gateways", feed, (c) => send(c, 200, { gateways: node.gateways.list() }));
-
-  app.delete("/v1/gateways/:id", admin, (c) => {
-    const o = node.deleteGateway(c.req.param("id"));
-    return o.ok ? c.body(null, 204) : sendError(c, o.status, o.code, o.message);
-  });
-
-  app.get("/v1/trust", (c) => send(c, 200, node.trust.toJson(node.now(), (i, k) => node.revocations.keyRevoked(i, k))));
-
-  app.post("/v1/issuer-keys", admin, (c) => answer(c, 201, node.rotateIssuerKey()));
+  app.get("/v1/trust", (c) => send(c, 200, d.trust.toJson(seconds(d.clock), (i, k) => d.revocations.keyRevoked(i, k))));
 
   const licence = "/v1/subjects/:kind/:idNumber/licences/:type";
-  app.put(licence, admin, async (c) => {
-    const body = await readBody(c, max);
-    if (body instanceof Response) return body;
+  app.put(licence, admin, body, async (c) => {
     const { kind, idNumber, type } = c.req.param();
-    return answer(c, 200, node.putLicence(kind, idNumber, type, body));
+    return answer(c, 200, d.licences.put(kind, idNumber, type, await readBody(c)));
   });
   app.get(licence, admin, (c) => {
     const { kind, idNumber, type } = c.req.param();
-    return answer(c, 200, node.getLicence(kind, idNumber, type));
+    return answer(c, 200, d.licences.get(kind, idNumber, type));
   });
   app.delete(licence, admin, (c) => {
     const { kind, idNumber, type } = c.req.param();
-    const o = node.deleteLicence(kind, idNumber, type);
-    return o.ok ? c.body(null, 204) : sendError(c, o.status, o.code, o.message);
+    return noContent(c, d.licences.delete(kind, idNumber, type));
   });
   app.get("/v1/subjects/:kind/:idNumber/access-log", admin, (c) => {
     const { kind, idNumber } = c.req.param();
-    return answer(c, 200, node.accessLog(kind, idNumber, c.req.query("limit"), c.req.query("offset")));
+    return answer(c, 200, d.licences.accessLog(kind, idNumber, c.req.query("limit"), c.req.query("offset")));
   });
 }

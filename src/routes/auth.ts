@@ -1,52 +1,21 @@
 /**
  * @module Bearer-token middleware (DESIGN.md §4): the admin token for issuer-admin calls, the feed token
  * for the two feed reads, gateway keys for verification (each bound to one scene, §5), and the brute-force
- * guard in front of all of them: failed authentications are counted per source address and clock minute;
- * after 20, every request from that source that needs a token — a valid one included — gets 429
- * `TOO_MANY_ATTEMPTS` with Retry-After until the minute ends.
+ * guard in front of all of them: after 20 failed authentications in a clock minute from one source, every
+ * request from it that needs a token — a valid one included — gets 429 `TOO_MANY_ATTEMPTS` with
+ * Retry-After until the minute ends.
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { seconds, type Clock } from "../clock.ts";
-import type { AuthenticatedGateway, YukuaiNode } from "../node.ts";
-import { bearer, sendError } from "./http.ts";
+import type { Metrics } from "../metrics.ts";
+import type { AuthenticatedGateway, Registry } from "../registry.ts";
+import { AUTH_FAILURES_PER_MINUTE, type AuthThrottle, type Tokens } from "../tokens.ts";
+import { sendError } from "./errors.ts";
+import { bearer } from "./http.ts";
 
-export type Env = { Variables: { gateway: AuthenticatedGateway }; Bindings: { server?: { requestIP(req: Request): { address: string } | null } } };
-
-/** §4: failures a source may make in one clock minute. */
-export const AUTH_FAILURES_PER_MINUTE = 20;
-/** Sources counted per minute; past this, new sources are not counted (tokens are 256-bit random: counting bounds guessing, it does not make it possible). */
-const MAX_SOURCES = 1 << 16;
-
-/** Failed authentications per source in the current clock minute. */
-export class AuthThrottle {
-  #minute = -1;
-  readonly #failures = new Map<string, number>();
-
-  constructor(private readonly clock: Clock, private readonly limit = AUTH_FAILURES_PER_MINUTE) {}
-
-  #roll(): number {
-    const now = seconds(this.clock);
-    const minute = Math.floor(now / 60);
-    if (minute !== this.#minute) {
-      this.#minute = minute;
-      this.#failures.clear();
-    }
-    return now;
-  }
-
-  /** Seconds until the source may try again, or 0 when it may now. */
-  retryAfter(source: string): number {
-    const now = this.#roll();
-    return (this.#failures.get(source) ?? 0) >= this.limit ? 60 - (now % 60) : 0;
-  }
-
-  fail(source: string): void {
-    this.#roll();
-    const n = this.#failures.get(source);
-    if (n !== undefined) this.#failures.set(source, n + 1);
-    else if (this.#failures.size < MAX_SOURCES) this.#failures.set(source, 1);
-  }
-}
+export type Env = {
+  Variables: { gateway: AuthenticatedGateway };
+  Bindings: { server?: { requestIP(req: Request): { address: string } | null } };
+};
 
 /** The source of a request: the peer, or the first X-Forwarded-For hop when the peer is a trusted proxy. */
 export function sourceOf(c: Context<Env>, trustedProxies: ReadonlySet<string>): string {
@@ -58,45 +27,48 @@ export function sourceOf(c: Context<Env>, trustedProxies: ReadonlySet<string>): 
   return peer;
 }
 
-type Check = (c: Context<Env>, token: string) => boolean;
+export interface GuardDeps {
+  tokens: Tokens;
+  registry: Registry;
+  throttle: AuthThrottle;
+  metrics: Metrics;
+  trustedProxies: ReadonlySet<string>;
+}
 
-/** A middleware that lets a request through when `check` accepts its bearer token. */
-function requireToken(node: YukuaiNode, name: string, what: string, check: Check): MiddlewareHandler<Env> {
-  const throttle = node.authThrottle;
-  const proxies = node.config.trustedProxies;
-  const handler: MiddlewareHandler<Env> = async (c, next) => {
-    const source = sourceOf(c, proxies);
-    const wait = throttle.retryAfter(source);
-    if (wait > 0) {
-      node.metrics.authFailures.inc({ outcome: "throttled" });
-      return sendError(c, 429, "TOO_MANY_ATTEMPTS", `more than ${AUTH_FAILURES_PER_MINUTE} failed authentications from this source this minute; retry after ${wait} s`, { "retry-after": String(wait) });
-    }
-    const token = bearer(c);
-    if (token === null || !check(c, token)) {
-      throttle.fail(source);
-      node.metrics.authFailures.inc({ outcome: "refused" });
-      return sendError(c, 401, "UNAUTHORIZED", `this call needs Authorization: Bearer <${what}>`, { "www-authenticate": "Bearer" });
-    }
-    await next();
+/** The three token checks, each a middleware behind the same brute-force guard. */
+export interface Guard {
+  admin: MiddlewareHandler<Env>;
+  /** The admin token, or the feed token (which reads the feed and nothing else, §4). */
+  feedReader: MiddlewareHandler<Env>;
+  /** A gateway key; sets `c.var.gateway`. */
+  gateway: MiddlewareHandler<Env>;
+}
+
+export function guard(d: GuardDeps): Guard {
+  const requireToken = (what: string, check: (c: Context<Env>, token: string) => boolean): MiddlewareHandler<Env> =>
+    async function requireToken(c, next) {
+      const source = sourceOf(c, d.trustedProxies);
+      const wait = d.throttle.retryAfter(source);
+      if (wait > 0) {
+        d.metrics.authFailures.inc({ outcome: "throttled" });
+        return sendError(c, "TOO_MANY_ATTEMPTS", `more than ${AUTH_FAILURES_PER_MINUTE} failed authentications from this source this minute; retry after ${wait} s`, { "retry-after": String(wait) });
+      }
+      const token = bearer(c);
+      if (token === null || !check(c, token)) {
+        d.throttle.fail(source);
+        d.metrics.authFailures.inc({ outcome: "refused" });
+        return sendError(c, "UNAUTHORIZED", `this call needs Authorization: Bearer <${what}>`, { "www-authenticate": "Bearer" });
+      }
+      await next();
+    };
+  return {
+    admin: requireToken("admin token", (_c, t) => d.tokens.isAdmin(t)),
+    feedReader: requireToken("admin or feed token", (_c, t) => d.tokens.isAdmin(t) || d.tokens.isFeedReader(t)),
+    gateway: requireToken("gateway key", (c, t) => {
+      const gw = d.registry.gatewayByKey(t);
+      if (gw === undefined) return false;
+      c.set("gateway", gw);
+      return true;
+    }),
   };
-  Object.defineProperty(handler, "name", { value: name });
-  return handler;
-}
-
-export function requireAdmin(node: YukuaiNode): MiddlewareHandler<Env> {
-  return requireToken(node, "requireAdmin", "admin token", (_c, t) => node.isAdmin(t));
-}
-
-/** The admin token, or the feed token (`YUKUAI_FEED_TOKEN`), which reads the feed and nothing else (§4). */
-export function requireFeedReader(node: YukuaiNode): MiddlewareHandler<Env> {
-  return requireToken(node, "requireFeedReader", "admin or feed token", (_c, t) => node.isAdmin(t) || node.isFeedReader(t));
-}
-
-export function requireGateway(node: YukuaiNode): MiddlewareHandler<Env> {
-  return requireToken(node, "requireGateway", "gateway key", (c, t) => {
-    const gw = node.gatewayByKey(t);
-    if (gw === undefined) return false;
-    c.set("gateway", gw);
-    return true;
-  });
 }

@@ -1,9 +1,12 @@
 /**
  * @module The HTTP edge shared by every route: content negotiation (JSON or msgpack, DESIGN.md §4), the
- * body limit (413 before parsing), bearer tokens, and the error body `{"error": {code, message}}`.
+ * body limit (Hono's `bodyLimit`: 413 from Content-Length or while counting a chunked body, before any
+ * parsing), bearer tokens, and body parsing that raises the §4 refusals as `HTTPException`s.
  */
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { packr } from "../wire/msgpack.ts";
+import { refusal, sendError } from "./errors.ts";
 
 export type Format = "json" | "msgpack";
 
@@ -43,12 +46,6 @@ export function send(c: Context, status: number, body: unknown, format: Format =
   return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 }
 
-export function sendError(c: Context, status: number, code: string, message: string, headers?: Record<string, string>): Response {
-  const res = send(c, status, { error: { code, message } });
-  if (headers) for (const [k, v] of Object.entries(headers)) res.headers.set(k, v);
-  return res;
-}
-
 export function bearer(c: Context): string | null {
   const h = c.req.header("authorization");
   if (!h) return null;
@@ -56,58 +53,33 @@ export function bearer(c: Context): string | null {
   return m ? m[1]! : null;
 }
 
-const UTF8 = new TextDecoder("utf-8", { fatal: true });
+const MEDIA_TYPES = "Content-Type must be application/json or application/msgpack";
 
-/** A body of unknown length (chunked), counted while read; null once it passes `maxBytes`. */
-async function readCapped(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array | null> {
-  if (body === null) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      void reader.cancel();
-      return null;
-    }
-    chunks.push(value);
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+/** §4: another Content-Type is 415; a body over `maxBytes` is 413, before it is parsed. */
+export function limitBody(maxBytes: number): MiddlewareHandler {
+  const limit = bodyLimit({ maxSize: maxBytes, onError: (c) => sendError(c, "BODY_TOO_LARGE", `request body is larger than ${maxBytes} bytes`) });
+  return async function limitBody(c, next) {
+    if (requestFormat(c) === null) return sendError(c, "UNSUPPORTED_MEDIA_TYPE", MEDIA_TYPES);
+    return limit(c, next);
+  };
 }
 
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 /**
- * Reads and parses a request body: 415 for another content type, 413 over `maxBytes` (from
- * Content-Length, or counted while reading, before any parsing), 400 when it does not parse or is not an
- * object. On failure returns the error Response.
+ * Parses a request body (after `limitBody`): 415 for another content type, 400 when it does not parse or is
+ * not an object, each raised as an HTTPException carrying the §4 error body.
  */
-export async function readBody(c: Context, maxBytes: number): Promise<Record<string, unknown> | Response> {
+export async function readBody(c: Context): Promise<Record<string, unknown>> {
   const format = requestFormat(c);
-  if (format === null) {
-    return sendError(c, 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json or application/msgpack");
-  }
-  const declared = c.req.header("content-length");
-  if (declared !== undefined && Number(declared) > maxBytes) {
-    return sendError(c, 413, "BODY_TOO_LARGE", `request body is larger than ${maxBytes} bytes`);
-  }
-  let bytes: Uint8Array;
-  if (declared !== undefined && /^[0-9]+$/.test(declared)) {
-    // a declared length is exactly what the server reads (and Bun.serve caps it): read it in one piece
-    bytes = new Uint8Array(await c.req.raw.arrayBuffer());
-  } else {
-    const read = await readCapped(c.req.raw.body, maxBytes);
-    if (read === null) return sendError(c, 413, "BODY_TOO_LARGE", `request body is larger than ${maxBytes} bytes`);
-    bytes = read;
-  }
+  if (format === null) throw refusal(c, "UNSUPPORTED_MEDIA_TYPE", MEDIA_TYPES);
+  const bytes = new Uint8Array(await c.req.raw.arrayBuffer());
   let parsed: unknown;
   try {
     parsed = format === "json" ? JSON.parse(UTF8.decode(bytes)) : packr.unpack(bytes);
   } catch {
-    return sendError(c, 400, "BAD_BODY", format === "json" ? "body is not valid JSON" : "body is not valid msgpack");
+    throw refusal(c, "BAD_BODY", format === "json" ? "body is not valid JSON" : "body is not valid msgpack");
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    return sendError(c, 400, "BAD_BODY", "body must be an object");
-  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw refusal(c, "BAD_BODY", "body must be an object");
   return parsed as Record<string, unknown>;
 }

@@ -17,9 +17,22 @@
 import type { Hono } from "hono";
 import { upgradeWebSocket, websocket as honoWebSocket } from "hono/bun";
 import type { ServerWebSocket, WebSocketHandler } from "bun";
-import type { YukuaiNode } from "../node.ts";
-import { requireGateway, type Env } from "./auth.ts";
-import { packr, sendError } from "./http.ts";
+import type { ErrorCode } from "../errors.ts";
+import type { Metrics } from "../metrics.ts";
+import type { Verifier } from "../verify/verifier.ts";
+import type { Env, Guard } from "./auth.ts";
+import { sendError } from "./errors.ts";
+import { packr } from "./http.ts";
+
+export interface StreamDeps {
+  guard: Guard;
+  verifier: Verifier;
+  metrics: Metrics;
+  maxBodyBytes: number;
+  maxBatch: number;
+  /** Where faults go (no frame data: it may carry personal data). */
+  log: (line: string) => void;
+}
 
 export const STREAM_LIMITS = {
   /** Frames verified at once per connection. */
@@ -57,28 +70,27 @@ export function streamWebSocket(maxBodyBytes: number): WebSocketHandler<any> {
   };
 }
 
-/** Open connections per node, so start-up code can close them when draining (`closeStreams`). */
-const OPEN = new WeakMap<YukuaiNode, Set<{ drain(): void }>>();
+/** Open connections per node (its verifier), so start-up code can close them when draining (`closeStreams`). */
+const OPEN = new WeakMap<Verifier, Set<{ drain(): void }>>();
 
 /**
  * Draining (SIGTERM): every open stream answers the frames it has in flight, then closes with 1001
  * (going away); frames that arrive meanwhile get a `SHUTTING_DOWN` error frame. Without this a gateway's
  * open stream would keep `server.stop()` waiting.
  */
-export function closeStreams(node: YukuaiNode): void {
-  for (const conn of OPEN.get(node) ?? []) conn.drain();
+export function closeStreams(verifier: Verifier): void {
+  for (const conn of OPEN.get(verifier) ?? []) conn.drain();
 }
 
 const isId = (v: unknown): v is FrameId =>
   (typeof v === "string" && v.length <= 256) || (typeof v === "number" && Number.isFinite(v));
 
-export function streamRoutes(app: Hono<Env>, node: YukuaiNode): void {
-  const gateway = requireGateway(node);
-  const { maxBodyBytes, maxBatch } = node.config;
+export function streamRoutes(app: Hono<Env>, d: StreamDeps): void {
+  const { verifier, metrics, maxBodyBytes, maxBatch } = d;
 
-  app.get("/v1/verify/stream", gateway, async (c, next) => {
+  app.get("/v1/verify/stream", d.guard.gateway, async (c, next) => {
     if ((c.req.header("upgrade") ?? "").toLowerCase() !== "websocket") {
-      return sendError(c, 426, "UPGRADE_REQUIRED", "GET /v1/verify/stream is a WebSocket: send Upgrade: websocket", { upgrade: "websocket" });
+      return sendError(c, "UPGRADE_REQUIRED", "GET /v1/verify/stream is a WebSocket: send Upgrade: websocket", { upgrade: "websocket" });
     }
     await next();
   }, upgradeWebSocket((c) => {
@@ -87,7 +99,7 @@ export function streamRoutes(app: Hono<Env>, node: YukuaiNode): void {
     let open = true;
     let draining = false;
     let socket: ServerWebSocket<unknown> | null = null;
-    const conns = OPEN.get(node) ?? OPEN.set(node, new Set()).get(node)!;
+    const conns = OPEN.get(verifier) ?? OPEN.set(verifier, new Set()).get(verifier)!;
     const conn = {
       drain() {
         draining = true;
@@ -104,7 +116,7 @@ export function streamRoutes(app: Hono<Env>, node: YukuaiNode): void {
       }
       if (status === -1 && ws.getBufferedAmount() > STREAM_LIMITS.sendBufferBytes && !ws.isPaused) ws.pause();
     };
-    const fail = (ws: ServerWebSocket<unknown>, binary: boolean, id: FrameId | undefined, code: string, message: string) =>
+    const fail = (ws: ServerWebSocket<unknown>, binary: boolean, id: FrameId | undefined, code: ErrorCode, message: string) =>
       send(ws, binary, id === undefined ? { error: { code, message } } : { id, error: { code, message } });
 
     const frame = async (ws: ServerWebSocket<unknown>, data: unknown): Promise<void> => {
@@ -126,20 +138,20 @@ export function streamRoutes(app: Hono<Env>, node: YukuaiNode): void {
       if (scans.length > maxBatch) return fail(ws, binary, id, "BATCH_TOO_LARGE", `at most ${maxBatch} scans per frame`);
       if (draining) return fail(ws, binary, id, "SHUTTING_DOWN", "this node is shutting down; reconnect to another");
       if (inflight >= STREAM_LIMITS.framesInFlight) {
-        node.metrics.refusals.inc({ code: "OVERLOADED" });
+        metrics.refusals.inc({ code: "OVERLOADED" });
         return fail(ws, binary, id, "OVERLOADED", `at most ${STREAM_LIMITS.framesInFlight} frames in flight per connection; retry shortly`);
       }
       const started = performance.now();
       inflight++;
       try {
-        const outcome = await node.verifyBatch(scans, gw);
-        if (!outcome.ok) {
-          node.metrics.refusals.inc({ code: outcome.refusal });
-          return fail(ws, binary, id, outcome.refusal, outcome.message);
+        const r = await verifier.verifyBatch(scans, gw);
+        if (!r.ok) {
+          metrics.refusals.inc({ code: r.code });
+          return fail(ws, binary, id, r.code, r.message);
         }
-        node.metrics.batches.inc({ transport: "stream" });
-        node.metrics.batchSeconds.observe({ transport: "stream" }, (performance.now() - started) / 1000);
-        send(ws, binary, { id, results: outcome.results, revocations: node.revocationStatus() });
+        metrics.batches.inc({ transport: "stream" });
+        metrics.batchSeconds.observe({ transport: "stream" }, (performance.now() - started) / 1000);
+        send(ws, binary, { id, results: r.value, revocations: verifier.revocationStatus() });
       } finally {
         inflight--;
         if (draining && inflight === 0 && open) ws.close(1001, "server is shutting down");
@@ -155,7 +167,7 @@ export function streamRoutes(app: Hono<Env>, node: YukuaiNode): void {
         const raw = ws.raw as ServerWebSocket<unknown>;
         frame(raw, evt.data).catch((e: unknown) => {
           // no frame data in the log: it may carry personal data
-          console.error(`internal error on the verify stream: ${(e as Error)?.name}: ${(e as Error)?.message}`);
+          d.log(`internal error on the verify stream: ${(e as Error)?.name}: ${(e as Error)?.message}`);
           fail(raw, typeof evt.data !== "string", undefined, "INTERNAL", "internal error");
         });
       },

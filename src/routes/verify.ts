@@ -1,44 +1,50 @@
 /**
  * @module 验码 over HTTP: `POST /v1/verify/batch` and `POST /v1/verify` (DESIGN.md §4).
  */
-import type { Hono } from "hono";
-import type { YukuaiNode } from "../node.ts";
-import type { BatchOutcome } from "../verify/pipeline.ts";
-import { requireGateway, type Env } from "./auth.ts";
-import { readBody, send, sendError } from "./http.ts";
-import type { Context } from "hono";
+import type { Context, Hono } from "hono";
+import type { BatchRefusalCode, Refusal } from "../errors.ts";
+import type { Metrics } from "../metrics.ts";
+import type { Verifier } from "../verify/verifier.ts";
+import type { Env, Guard } from "./auth.ts";
+import { sendError } from "./errors.ts";
+import { limitBody, readBody, send } from "./http.ts";
 
-/** A refused batch as HTTP: 503, and Retry-After where waiting helps. */
-export function refusalResponse(c: Context, node: YukuaiNode, outcome: Extract<BatchOutcome, { ok: false }>): Response {
-  node.metrics.refusals.inc({ code: outcome.refusal });
-  return sendError(c, 503, outcome.refusal, outcome.message, { "retry-after": outcome.refusal === "OVERLOADED" ? "1" : "5" });
+export interface VerifyDeps {
+  guard: Guard;
+  verifier: Verifier;
+  metrics: Metrics;
+  maxBodyBytes: number;
+  maxBatch: number;
 }
 
-export function verifyRoutes(app: Hono<Env>, node: YukuaiNode): void {
-  const gateway = requireGateway(node);
-  const { maxBodyBytes, maxBatch } = node.config;
+/** A refused batch as HTTP: 503, and Retry-After where waiting helps. */
+export function refusalResponse(c: Context, metrics: Metrics, r: Refusal<BatchRefusalCode>): Response {
+  metrics.refusals.inc({ code: r.code });
+  return sendError(c, r.code, r.message, { "retry-after": r.code === "OVERLOADED" ? "1" : "5" });
+}
 
-  app.post("/v1/verify/batch", gateway, async (c) => {
+export function verifyRoutes(app: Hono<Env>, d: VerifyDeps): void {
+  const { verifier, metrics, maxBatch } = d;
+  const body = limitBody(d.maxBodyBytes);
+
+  app.post("/v1/verify/batch", d.guard.gateway, body, async (c) => {
     const started = performance.now();
-    const body = await readBody(c, maxBodyBytes);
-    if (body instanceof Response) return body;
-    const scans = body.scans;
-    if (!Array.isArray(scans)) return sendError(c, 400, "BAD_BODY", "body must be {\"scans\": [code or {code, at}]}");
-    if (scans.length > maxBatch) return sendError(c, 413, "BATCH_TOO_LARGE", `at most ${maxBatch} scans per batch`);
-    const outcome = await node.verifyBatch(scans, c.get("gateway"));
-    if (!outcome.ok) return refusalResponse(c, node, outcome);
-    node.metrics.batches.inc({ transport: "http" });
-    node.metrics.batchSeconds.observe({ transport: "http" }, (performance.now() - started) / 1000);
-    return send(c, 200, { results: outcome.results, revocations: node.revocationStatus() });
+    const { scans } = await readBody(c);
+    if (!Array.isArray(scans)) return sendError(c, "BAD_BODY", "body must be {\"scans\": [code or {code, at}]}");
+    if (scans.length > maxBatch) return sendError(c, "BATCH_TOO_LARGE", `at most ${maxBatch} scans per batch`);
+    const r = await verifier.verifyBatch(scans, c.get("gateway"));
+    if (!r.ok) return refusalResponse(c, metrics, r);
+    metrics.batches.inc({ transport: "http" });
+    metrics.batchSeconds.observe({ transport: "http" }, (performance.now() - started) / 1000);
+    return send(c, 200, { results: r.value, revocations: verifier.revocationStatus() });
   });
 
-  app.post("/v1/verify", gateway, async (c) => {
-    const body = await readBody(c, maxBodyBytes);
-    if (body instanceof Response) return body;
-    if (!("code" in body)) return sendError(c, 400, "BAD_BODY", "body must be {\"code\": \"YK1:…\", \"at\"?: unix seconds}");
-    const outcome = await node.verifyBatch([body], c.get("gateway"));
-    if (!outcome.ok) return refusalResponse(c, node, outcome);
-    node.metrics.batches.inc({ transport: "single" });
-    return send(c, 200, outcome.results[0]);
+  app.post("/v1/verify", d.guard.gateway, body, async (c) => {
+    const scan = await readBody(c);
+    if (!("code" in scan)) return sendError(c, "BAD_BODY", "body must be {\"code\": \"YK1:…\", \"at\"?: unix seconds}");
+    const r = await verifier.verifyBatch([scan], c.get("gateway"));
+    if (!r.ok) return refusalResponse(c, metrics, r);
+    metrics.batches.inc({ transport: "single" });
+    return send(c, 200, r.value[0]);
   });
 }

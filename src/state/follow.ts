@@ -9,20 +9,17 @@
  * backup): the follower stops being ready, says so on every poll, and applies nothing more from it —
  * entries are never skipped silently. It stays so until an operator resolves it (see README "Trust").
  */
-import type { Packr } from "msgpackr";
 import type { Clock } from "../clock.ts";
 import { seconds } from "../clock.ts";
 import { checkPublicKey } from "../crypto/ed25519.ts";
 import { issuersFromJson, type IssuerJson, type TrustStore } from "../trust/store.ts";
-import type { ScanResult } from "../verify/results.ts";
-import type { RevocationEntry } from "./db.ts";
+import type { IssuerNodeClient } from "../net/issuer-node.ts";
+import { FEED_PAGE, type RevocationFeed } from "../registry.ts";
 import type { Gateways, Gateway } from "./gateways.ts";
 import type { Revocations } from "./revocations.ts";
 
-const FEED_PAGE = 10_000;
-
 export interface FollowerDeps {
-  url: string;
+  node: IssuerNodeClient;
   /** The issuer node's feed token (§4 `YUKUAI_FEED_TOKEN`). */
   feedToken: string;
   /** The division code both nodes serve: the followed node must list it. */
@@ -30,13 +27,10 @@ export interface FollowerDeps {
   intervalMs: number;
   /** Readiness fails when the last full sync is older than this. */
   maxLagSeconds: number;
-  timeoutMs: number;
   trust: TrustStore;
   gateways: Gateways;
   revocations: Revocations;
   clock: Clock;
-  packr: Packr;
-  fetchFn?: typeof fetch;
   log?: (line: string) => void;
 }
 
@@ -63,7 +57,6 @@ function checkTrust(body: unknown, issuer: number): string | IssuerJson[] {
 
 export class Follower {
   readonly #d: FollowerDeps;
-  readonly #fetch: typeof fetch;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #stopped = false;
   /** Unix second of the last sync in which trust, gateways and revocations all came through; 0 = never. */
@@ -75,48 +68,39 @@ export class Follower {
 
   constructor(d: FollowerDeps) {
     this.#d = d;
-    this.#fetch = d.fetchFn ?? fetch;
-  }
-
-  async #get(path: string, token: string | null): Promise<unknown> {
-    const res = await this.#fetch(`${this.#d.url}${path}`, {
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), accept: "application/json" },
-      signal: AbortSignal.timeout(this.#d.timeoutMs),
-    });
-    if (res.status !== 200) throw new Error(`${path}: HTTP ${res.status}`);
-    return res.json();
   }
 
   /** One pull of trust, gateways and the revocation feed; true when all three came through. */
   async syncOnce(): Promise<boolean> {
     if (this.#backwards) {
-      this.#d.log?.(`follow: NOT READY: the revocation feed of ${this.#d.url} went backwards; resolve it (README "Trust") and restart this follower`);
+      this.#d.log?.(`follow: NOT READY: the revocation feed of ${this.#d.node.url} went backwards; resolve it (README "Trust") and restart this follower`);
       return false;
     }
     try {
-      const trust = checkTrust(await this.#get("/v1/trust", null), this.#d.issuer);
+      const node = this.#d.node;
+      const trust = checkTrust(await node.getJson("/v1/trust", null), this.#d.issuer);
       if (typeof trust === "string") throw new Error(`trust refused: ${trust}`);
       this.#d.trust.set("followed", issuersFromJson(trust, Infinity));
-      const gws = (await this.#get("/v1/gateways", this.#d.feedToken)) as { gateways: Gateway[] };
+      const gws = (await node.getJson("/v1/gateways", this.#d.feedToken)) as { gateways: Gateway[] };
       this.#d.gateways.replace(gws.gateways, seconds(this.#d.clock));
       for (;;) {
         const applied = this.#d.revocations.seq;
-        const feed = (await this.#get(`/v1/revocations?since=${applied}`, this.#d.feedToken)) as { entries: RevocationEntry[]; next: number; last: number };
+        const feed = (await node.getJson(`/v1/revocations?since=${applied}`, this.#d.feedToken)) as RevocationFeed;
         if (!Number.isInteger(feed.last) || feed.last < applied) {
           this.#backwards = true;
-          this.#d.log?.(`follow: NOT READY: the revocation feed of ${this.#d.url} went backwards (it holds up to ${feed.last}, this follower applied ${applied}): was the issuer node restored from a backup? Nothing more is applied from it`);
+          this.#d.log?.(`follow: NOT READY: the revocation feed of ${this.#d.node.url} went backwards (it holds up to ${feed.last}, this follower applied ${applied}): was the issuer node restored from a backup? Nothing more is applied from it`);
           return false;
         }
         this.#d.revocations.applyFeed(feed.entries, seconds(this.#d.clock));
         if (feed.entries.length < FEED_PAGE) break;
       }
       this.lastSync = seconds(this.#d.clock);
-      if (this.#lastError) this.#d.log?.(`follow: in sync with ${this.#d.url} again`);
+      if (this.#lastError) this.#d.log?.(`follow: in sync with ${this.#d.node.url} again`);
       this.#lastError = "";
       return true;
     } catch (e) {
       const msg = (e as Error).message;
-      if (msg !== this.#lastError) this.#d.log?.(`follow: cannot sync with ${this.#d.url}: ${msg}`);
+      if (msg !== this.#lastError) this.#d.log?.(`follow: cannot sync with ${this.#d.node.url}: ${msg}`);
       this.#lastError = msg;
       return false;
     }
@@ -146,22 +130,5 @@ export class Follower {
   ready(): FollowReadiness {
     if (this.#backwards) return "feed-backwards";
     return this.lastSync > 0 && seconds(this.#d.clock) - this.lastSync <= this.#d.maxLagSeconds ? true : "lagging";
-  }
-
-  /** A batch answered by the issuer node (scenes that may release licences); null when it did not answer. */
-  async forwardBatch(scans: readonly unknown[], gatewayKey: string): Promise<ScanResult[] | null> {
-    try {
-      const res = await this.#fetch(`${this.#d.url}/v1/verify/batch`, {
-        method: "POST",
-        headers: { "content-type": "application/msgpack", accept: "application/msgpack", authorization: `Bearer ${gatewayKey}` },
-        body: this.#d.packr.pack({ scans }),
-        signal: AbortSignal.timeout(this.#d.timeoutMs),
-      });
-      if (res.status !== 200) return null;
-      const body = this.#d.packr.unpack(new Uint8Array(await res.arrayBuffer())) as { results?: ScanResult[] };
-      return Array.isArray(body.results) && body.results.length === scans.length ? body.results : null;
-    } catch {
-      return null;
-    }
   }
 }

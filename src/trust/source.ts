@@ -10,6 +10,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { seconds, type Clock } from "../clock.ts";
+import { fetchText } from "../net/fetch-text.ts";
 import { verifyTrustList, type TrustList, type TrustListRefusal } from "./list.ts";
 import { issuersFromJson, type TrustStore } from "./store.ts";
 
@@ -131,10 +132,7 @@ export class TrustListSource {
       if (text.length > MAX_LIST_BYTES) throw new Error(`larger than ${MAX_LIST_BYTES} bytes`);
       return text.trim();
     }
-    const res = await (this.#d.fetchFn ?? fetch)(loc, { signal: AbortSignal.timeout(this.#d.timeoutMs), headers: { accept: "application/jose" } });
-    if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
-    const text = await res.text();
-    if (text.length > MAX_LIST_BYTES) throw new Error(`larger than ${MAX_LIST_BYTES} bytes`);
+    const text = await fetchText(loc, { timeoutMs: this.#d.timeoutMs, maxBytes: MAX_LIST_BYTES, accept: "application/jose", fetchFn: this.#d.fetchFn });
     return text.trim();
   }
 }

@@ -5,7 +5,9 @@
  */
 import { LRUCache } from "lru-cache";
 import { preparePublicKey, type PreparedPublicKey } from "../crypto/ed25519.ts";
-import { CREDENTIAL_LENGTH, decodeCredential, flagNames, KIND_NAMES, type FlagName, type KindName } from "../wire/code.ts";
+import {
+  CREDENTIAL_LENGTH, decodeCredential, flagNames, KIND_NAMES, serialHiOf, serialLoOf, type FlagName, type KindName,
+} from "../wire/code.ts";
 
 export interface VerifiedCredential {
   /** The 138 bytes (own copy). */
@@ -35,10 +37,6 @@ export interface OkResult {
   flags: FlagName[];
 }
 
-export function serialHexOf(code: Uint8Array): string {
-  return Buffer.from(code.buffer, code.byteOffset + 8, 8).toString("hex");
-}
-
 /** Decode a credential whose issuer signature has held. */
 export function verifiedCredential(code: Uint8Array): VerifiedCredential {
   const credential = code.slice(0, CREDENTIAL_LENGTH);
@@ -48,9 +46,8 @@ export function verifiedCredential(code: Uint8Array): VerifiedCredential {
   const kind = KIND_NAMES[f.kind]!;
   const serialHex = hex(f.serial);
   const subjectHex = hex(f.subject);
-  const v = new DataView(credential.buffer);
   return {
-    credential, serialHex, serialHi: v.getUint32(8), serialLo: v.getUint32(12), subjectHex,
+    credential, serialHex, serialHi: serialHiOf(credential), serialLo: serialLoOf(credential), subjectHex,
     deviceHex: hex(f.devicePub), deviceKey: preparePublicKey(f.devicePub), kind,
     issuer: f.issuer, kid: f.kid, notBefore: f.notBefore, notAfter: f.notAfter, flags,
     ok: Object.freeze({ result: "OK", serial: serialHex, subject: subjectHex, kind, issuer: f.issuer, flags }),

@@ -17,21 +17,21 @@ import type { TrustedKey, TrustStore } from "../trust/store.ts";
 import type { Revocations } from "../state/revocations.ts";
 import type { AuditEntry } from "../state/db.ts";
 import { LICENCE_TYPES, type Scene } from "../scenes.ts";
-import { OFF, parseCode, toText } from "../wire/code.ts";
-import { CredentialCache, serialHexOf, verifiedCredential, type VerifiedCredential } from "./credential-cache.ts";
+import { consentOf, counterOf, issuerOf, kidOf, notBeforeOf, parseCode, serialHexOf, timeOf, toText } from "../wire/code.ts";
+import { CredentialCache, verifiedCredential, type VerifiedCredential } from "./credential-cache.ts";
 import { REPLAY_ACCEPTED, REPLAY_BEFORE_MEMORY, type ReplayItem, type ReplayStore } from "./replay-window.ts";
-import { BARE, type BatchRefusal, type ResultCode, type ScanResult } from "./results.ts";
+import { BARE, type ResultCode, type ScanResult } from "./results.ts";
+import { ok, refuse, type BatchRefusalCode, type Result } from "../errors.ts";
 import { SIG_BAD_DEVICE, SIG_BAD_ISSUER, type SigJob, type SignatureChecker } from "./signatures.ts";
-import type { Router } from "./router.ts";
+import type { Upstreams } from "../net/upstream.ts";
 
 export interface GatewayContext {
   id: string;
   scene: Scene;
 }
 
-export type BatchOutcome =
-  | { ok: true; results: ScanResult[] }
-  | { ok: false; refusal: BatchRefusal; message: string };
+/** A batch's results in scan order, or the whole batch refused because the node cannot be sure. */
+export type BatchOutcome = Result<ScanResult[], BatchRefusalCode>;
 
 export interface PipelineDeps {
   config: Pick<Config, "issuer" | "windowSeconds" | "skewSeconds" | "atMaxAgeSeconds" | "maxInflightScans">;
@@ -40,7 +40,7 @@ export interface PipelineDeps {
   cache: CredentialCache;
   replay: ReplayStore;
   checker: SignatureChecker;
-  router: Router | null;
+  upstreams: Upstreams | null;
   /** Linked licences of a subject (type → fields). Only called for scenes that need licences. */
   licencesOf: (subjectHex: string) => Map<string, Record<string, string>>;
   /** Durable audit of releases; called once per batch that released anything. */
@@ -59,9 +59,6 @@ interface Pending {
   cached: VerifiedCredential | undefined;
   key: TrustedKey;
 }
-
-/** Big-endian u32 at `o` (§2: all integers big-endian). */
-const u32 = (b: Uint8Array, o: number): number => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 
 /** A scan from a batch: the code (text or 212 raw bytes), or {code, at}. Null = MALFORMED. */
 function readScan(scan: unknown): { code: Uint8Array; at: number | undefined } | null {
@@ -92,7 +89,7 @@ export class Pipeline {
   async verifyBatch(scans: readonly unknown[], gw: GatewayContext, receiveSecond: number): Promise<BatchOutcome> {
     const d = this.#d;
     if ((this.#inflight + scans.length > d.config.maxInflightScans && this.#inflight > 0) || d.saturated?.() === true) {
-      return { ok: false, refusal: "OVERLOADED", message: "verification capacity is saturated; retry shortly" };
+      return refuse("OVERLOADED", "verification capacity is saturated; retry shortly");
     }
     this.#inflight += scans.length;
     try {
@@ -117,11 +114,10 @@ export class Pipeline {
         continue;
       }
       const { code } = scan;
-      const issuer = u32(code, OFF.issuer);
-      const kid = (code[OFF.kid]! << 8) | code[OFF.kid + 1]!;
-      const key = d.trust.verifierFor(issuer, kid, u32(code, OFF.notBefore), receive);
+      const issuer = issuerOf(code);
+      const key = d.trust.verifierFor(issuer, kidOf(code), notBeforeOf(code), receive);
       if (key === undefined) {
-        if (d.router === null || !d.router.routes(issuer)) {
+        if (d.upstreams === null || !d.upstreams.routes(issuer)) {
           results[i] = BARE.UNKNOWN_ISSUER;
         } else if (!gw.scene.accepts.has(issuer)) {
           results[i] = BARE.ISSUER_NOT_ACCEPTED;
@@ -140,8 +136,8 @@ export class Pipeline {
     }
 
     // routed scans go out while the local ones are checked
-    const forwarded = routed !== null && d.router !== null
-      ? d.router.forward(routed.map((r) => ({ issuer: r.issuer, serial: serialHexOf(r.code), scan: r.at === undefined ? toText(r.code) : { code: toText(r.code), at: r.at } })))
+    const forwarded = routed !== null && d.upstreams !== null
+      ? d.upstreams.forward(routed.map((r) => ({ issuer: r.issuer, serial: serialHexOf(r.code), scan: r.at === undefined ? toText(r.code) : { code: toText(r.code), at: r.at } })))
       : null;
 
     // 2. signatures
@@ -172,7 +168,7 @@ export class Pipeline {
       // §3: "now" is the receive time, or the gateway's `at` when within [receive − 300 s, receive + skew]
       const now = p.at !== undefined && p.at >= receive - atMaxAgeSeconds && p.at <= receive + skew ? p.at : receive;
       const c = p.code;
-      const time = u32(c, OFF.time);
+      const time = timeOf(c);
       let code: ResultCode | null = null;
       if (now < v.notBefore - skew) code = "NOT_YET_VALID";
       else if (now > v.notAfter + skew) code = "EXPIRED";
@@ -183,19 +179,18 @@ export class Pipeline {
         results[p.index] = { result: code, serial: v.serialHex };
         continue;
       }
-      const consent = (c[OFF.consent]! << 8) | c[OFF.consent + 1]!;
-      candidates.push({ p, v, consent });
-      replayItems.push({ issuer: v.issuer, serialHi: v.serialHi, serialLo: v.serialLo, counter: u32(c, OFF.counter), time });
+      candidates.push({ p, v, consent: consentOf(c) });
+      replayItems.push({ issuer: v.issuer, serialHi: v.serialHi, serialLo: v.serialLo, counter: counterOf(c), time });
     }
 
     // 4. replay, one decision point for all cores and nodes
     if (replayItems.length > 0) {
       const decided = await d.replay.apply(replayItems, receive);
       if (decided === "FULL") {
-        return { ok: false, refusal: "REPLAY_STORE_FULL", message: "the replay window is full; refusing rather than forgetting" };
+        return refuse("REPLAY_STORE_FULL", "the replay window is full; refusing rather than forgetting");
       }
       if (decided === "UNAVAILABLE") {
-        return { ok: false, refusal: "REPLAY_STORE_UNAVAILABLE", message: "replay state cannot be reached; refusing rather than guessing" };
+        return refuse("REPLAY_STORE_UNAVAILABLE", "replay state cannot be reached; refusing rather than guessing");
       }
       // 5. OK, and consented licences for scenes that need them (§5)
       const needMask = gw.scene.needMask;
@@ -234,6 +229,6 @@ export class Pipeline {
       for (let k = 0; k < routed.length; k++) results[routed[k]!.index] = answers[k]!;
     }
     d.onResults?.(results);
-    return { ok: true, results };
+    return ok(results);
   }
 }

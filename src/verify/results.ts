@@ -23,6 +23,3 @@ export interface ScanResult {
 export const BARE: Readonly<Record<ResultCode, Readonly<ScanResult>>> = Object.freeze(
   Object.fromEntries(RESULT_CODES.map((c) => [c, Object.freeze({ result: c })])) as Record<ResultCode, ScanResult>,
 );
-
-/** Why a whole batch is refused (the service cannot be sure): HTTP 503 with this error code. */
-export type BatchRefusal = "REPLAY_STORE_FULL" | "REPLAY_STORE_UNAVAILABLE" | "OVERLOADED" | "ISSUER_UNAVAILABLE";

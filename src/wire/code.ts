@@ -2,6 +2,8 @@
  * @module The code on the wire, version 1 (DESIGN.md §2): the 138-byte credential, the 74-byte
  * presentation, and the `YK1:` text form. All integers big-endian.
  */
+import type { KeyObject } from "node:crypto";
+import { sign } from "../crypto/ed25519.ts";
 import * as base45 from "./base45.ts";
 
 export const VERSION = 1;
@@ -76,6 +78,18 @@ export function encodeCredentialBody(f: CredentialFields): Uint8Array {
   return b;
 }
 
+/**
+ * A 138-byte credential: `fields` signed with the issuer's private key over `YK1-credential` ‖ bytes 0..73
+ * (§2). The one place credentials are assembled (issuance, holders' tests, benches).
+ */
+export function signCredential(f: CredentialFields, issuerKey: KeyObject): Uint8Array {
+  const body = encodeCredentialBody(f);
+  const credential = new Uint8Array(CREDENTIAL_LENGTH);
+  credential.set(body, 0);
+  credential.set(sign(issuerKey, credentialMessage(body)), OFF.issuerSig);
+  return credential;
+}
+
 /** Issuer-signed message: ASCII `YK1-credential` ‖ bytes 0..73. */
 export function credentialMessage(body: Uint8Array): Uint8Array {
   const m = new Uint8Array(CREDENTIAL_DOMAIN.length + CREDENTIAL_SIGNED);
@@ -129,6 +143,26 @@ export function decodePresentation(code: Uint8Array): PresentationFields {
   const v = new DataView(code.buffer, code.byteOffset, code.byteLength);
   return { time: v.getUint32(OFF.time), counter: v.getUint32(OFF.counter), consent: v.getUint16(OFF.consent) };
 }
+
+// ── scan header: the fields the verification pipeline reads from a parsed 212-byte code, without allocating ──
+
+/** Big-endian u32 at `o` (§2: all integers big-endian). */
+const u32 = (b: Uint8Array, o: number): number => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+const u16 = (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;
+
+export const issuerOf = (code: Uint8Array): number => u32(code, OFF.issuer);
+export const kidOf = (code: Uint8Array): number => u16(code, OFF.kid);
+/** The serial as two big-endian words (replay keys). */
+export const serialHiOf = (code: Uint8Array): number => u32(code, OFF.serial);
+export const serialLoOf = (code: Uint8Array): number => u32(code, OFF.serial + 4);
+export const notBeforeOf = (code: Uint8Array): number => u32(code, OFF.notBefore);
+export const timeOf = (code: Uint8Array): number => u32(code, OFF.time);
+export const counterOf = (code: Uint8Array): number => u32(code, OFF.counter);
+export const consentOf = (code: Uint8Array): number => u16(code, OFF.consent);
+/** The serial as lowercase hex (§4). */
+export const serialHexOf = (code: Uint8Array): string => Buffer.from(code.buffer, code.byteOffset + OFF.serial, 8).toString("hex");
+/** The 32 device-key bytes (a view). */
+export const devicePubOf = (code: Uint8Array): Uint8Array => code.subarray(OFF.devicePub, OFF.devicePub + 32);
 
 /** The QR text of a 212-byte code. */
 export function toText(code: Uint8Array): string {

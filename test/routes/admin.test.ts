@@ -133,7 +133,7 @@ describe("revocation errors", () => {
     expect((await t.app.request("/v1/revocations?since=0")).status).toBe(401);
     const bad = await t.app.request("/v1/revocations?since=-1", req("GET", undefined, ADMIN));
     expect([bad.status, (await bad.json()).error.code]).toEqual([400, "BAD_SINCE"]);
-    expect(t.node.revocationStatus().seq).toBe(0);
+    expect(t.node.verifier.revocationStatus().seq).toBe(0);
   });
 });
 
@@ -154,23 +154,23 @@ describe("operations", () => {
     const { tmpdir } = await import("node:os");
     const { join } = await import("node:path");
     const { loadConfig } = await import("../../src/config.ts");
-    const { YukuaiNode } = await import("../../src/node.ts");
+    const { compose } = await import("../../src/compose.ts");
     const { ManualClock } = await import("../../src/clock.ts");
     const dir = mkdtempSync(join(tmpdir(), "yukuai-token-"));
     try {
       const logs: string[] = [];
       const config = loadConfig({ YUKUAI_DATA_DIR: dir, YUKUAI_WORKERS: "0" });
-      const a = new YukuaiNode({ config, clock: new ManualClock(T0 * 1000), log: (l) => logs.push(l) });
+      const a = compose(config, { clock: new ManualClock(T0 * 1000), log: (l) => logs.push(l) });
       const token = readFileSync(join(dir, "admin-token"), "utf8").trim();
       expect(logs.filter((l) => l.includes(token)).length).toBe(1);
-      expect(a.isAdmin(token)).toBe(true);
-      expect(a.isAdmin(token + "x")).toBe(false);
+      expect(a.tokens.isAdmin(token)).toBe(true);
+      expect(a.tokens.isAdmin(token + "x")).toBe(false);
       a.close();
       const logs2: string[] = [];
-      const b = new YukuaiNode({ config, clock: new ManualClock(T0 * 1000), log: (l) => logs2.push(l) });
+      const b = compose(config, { clock: new ManualClock(T0 * 1000), log: (l) => logs2.push(l) });
       expect(logs2.join("\n")).not.toContain(token);
-      expect(b.isAdmin(token)).toBe(true);
-      expect(Buffer.from(b.secrets.current.publicKey)).toEqual(Buffer.from(a.secrets.current.publicKey));
+      expect(b.tokens.isAdmin(token)).toBe(true);
+      expect(Buffer.from(b.keyring!.current.publicKey)).toEqual(Buffer.from(a.keyring!.current.publicKey));
       b.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

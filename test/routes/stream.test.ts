@@ -200,7 +200,7 @@ describe("GET /v1/verify/stream", () => {
     const c = await connect(host, key);
     c.ws.send(JSON.stringify({ id: "inflight", scans: [holder.presentText(T0)] }));
     await Bun.sleep(20);
-    closeStreams(t!.node);
+    closeStreams(t!.node.verifier);
     c.ws.send(JSON.stringify({ id: "late", scans: [holder.presentText(T0)] }));
     expect((await c.next()).body).toMatchObject({ id: "late", error: { code: "SHUTTING_DOWN" } });
     gate.release();

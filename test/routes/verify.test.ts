@@ -176,7 +176,7 @@ describe("results (§3)", () => {
     const t2 = makeNode({}, {}, dir);
     try {
       expect((await verifyBatch(t2, key, [h.presentText(T0)])).body.results[0].result).toBe("REVOKED");
-      expect(t2.node.revocationStatus().seq).toBe(1);
+      expect(t2.node.verifier.revocationStatus().seq).toBe(1);
     } finally {
       t2.node.close();
     }

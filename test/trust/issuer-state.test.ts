@@ -192,7 +192,7 @@ describe("the node's own key ring (§7)", () => {
     const dir = t.dir;
     t.node.close();
     t = makeNode({}, {}, dir);
-    expect(t.node.secrets!.keys.map((k) => k.kid)).toEqual([1, 2]);
+    expect(t.node.keyring!.keys.map((k) => k.kid)).toEqual([1, 2]);
     expect((await issue(t, { idNumber: PERSON_ID })).fields.kid).toBe(2);
   });
 

@@ -1,10 +1,10 @@
 /**
- * @module Cross-region routing (路由转发, DESIGN.md §6): scans of issuers this node holds no key for go to
+ * @module Cross-region routing (路由转发, DESIGN.md §6), the outbound side: scans of issuers this node holds no key for go to
  * the configured upstream node, one sub-batch per upstream, answers merged in order. An upstream that has
  * not answered in time costs its scans UPSTREAM_UNAVAILABLE, never the batch.
  */
 import type { Upstream } from "../config.ts";
-import { BARE, RESULT_CODES, type ScanResult } from "./results.ts";
+import { BARE, RESULT_CODES, type ScanResult } from "../verify/results.ts";
 
 export interface RoutedScan {
   issuer: number;
@@ -25,7 +25,7 @@ function isResultFor(r: unknown, s: RoutedScan): r is ScanResult {
   return (x.issuer === undefined || x.issuer === s.issuer) && (x.serial === undefined || x.serial === s.serial);
 }
 
-export class Router {
+export class Upstreams {
   constructor(
     private readonly upstreams: ReadonlyMap<number, Upstream>,
     private readonly timeoutMs: number,
