@@ -20,7 +20,7 @@ import { packr } from "../src/wire/msgpack.ts";
 import { CredentialCache, verifiedCredential } from "../src/verify/credential-cache.ts";
 import { serialHexOf } from "../src/wire/code.ts";
 import { MemoryReplayWindow, REPLAY_ACCEPTED, type ReplayItem, type ReplayStore } from "../src/verify/replay-window.ts";
-import { InlineChecker, ScanSigner, type SignatureChecker } from "../src/verify/signatures.ts";
+import { InlineChecker, ScanVerifier, type SignatureChecker } from "../src/verify/signatures.ts";
 import * as base45 from "../src/wire/base45.ts";
 import { OFF, parseCode, presentationMessage, toText } from "../src/wire/code.ts";
 import { benchIssuer, closeSigners, codeAt, holderSet, presentations, roundRobinPlan } from "./codes.ts";
@@ -129,13 +129,13 @@ export async function runMicro(quick: boolean, log: (l: string) => void = () => 
     for (let k = 0; k < 256; k++) { const h = (i * 256 + k) % H; verifyStrict(keys[h]!, msgs[h]!, sigs[h]!); }
     return true;
   }));
-  const signer = new ScanSigner();
+  const signer = new ScanVerifier();
   const issuerKey = preparePublicKey(benchIssuer().publicKey);
-  add("crypto", "ScanSigner, credential cached: device signature only", "scan", await timed(t, 256, (i) => {
+  add("crypto", "ScanVerifier, credential cached: device signature only", "scan", await timed(t, 256, (i) => {
     for (let k = 0; k < 256; k++) { const j = (i * 256 + k) % codes.length; signer.check(codes[j]!, null, keys[j % H]!); }
     return true;
   }));
-  add("crypto", "ScanSigner, first sight: issuer + device signatures", "scan", await timed(t, 128, (i) => {
+  add("crypto", "ScanVerifier, first sight: issuer + device signatures", "scan", await timed(t, 128, (i) => {
     for (let k = 0; k < 128; k++) signer.check(codes[(i * 128 + k) % codes.length]!, issuerKey, null);
     return true;
   }));

@@ -4,7 +4,7 @@
  */
 import { generateKeyPairSync, randomFillSync, type KeyObject } from "node:crypto";
 import { privateKeyFromSeed, rawPublicKey, rawSeed, sign } from "../src/crypto/ed25519.ts";
-import { credentialMessage, encodeCredentialBody, OFF, presentationMessage } from "../src/wire/code.ts";
+import { OFF, presentationMessage, signCredential } from "../src/wire/code.ts";
 
 declare var self: Worker;
 
@@ -22,14 +22,12 @@ self.onmessage = (e: MessageEvent) => {
       const { privateKey } = generateKeyPairSync("ed25519");
       randomFillSync(serial);
       randomFillSync(subject);
-      const body = encodeCredentialBody({
-        kind: 1, issuer: 500000, kid: 1, serial, subject, devicePub: rawPublicKey(privateKey),
-        notBefore: 1_700_000_000, notAfter: 2_000_000_000, flags: 0,
-      });
       const o = i * HOLDER_BYTES;
       bytes.set(rawSeed(privateKey), o);
-      bytes.set(body, o + 32);
-      bytes.set(sign(issuer, credentialMessage(body)), o + 32 + OFF.issuerSig);
+      bytes.set(signCredential({
+        kind: 1, issuer: 500000, kid: 1, serial, subject, devicePub: rawPublicKey(privateKey),
+        notBefore: 1_700_000_000, notAfter: 2_000_000_000, flags: 0,
+      }, issuer), o + 32);
     }
     self.postMessage({ id: m.id });
     return;

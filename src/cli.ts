@@ -20,7 +20,8 @@ import { loadConfig } from "./config.ts";
 import { ISSUER_NAMES, IssuerKeyring } from "./crypto/keys.ts";
 import { Db } from "./state/db.ts";
 import { join } from "node:path";
-import { Holder, obtainCredential, type HolderState } from "./holder/holder.ts";
+import { Holder, type HolderState } from "./holder/holder.ts";
+import { obtainCredential, rotateIssuerKey } from "./net/admin-client.ts";
 import { FLAG_CARD, flagNames } from "./wire/code.ts";
 import { isLicenceType, licenceBit } from "./scenes.ts";
 import { anchorThumbprint, authorityPublicKey, parseAnchors, signTrustList, validateTrustList, verifyTrustList, type TrustListIssuer } from "./trust/list.ts";
@@ -120,11 +121,8 @@ async function keysCmd(args: string[]): Promise<void> {
     // the running node makes the key, so it signs with it at once and GET /v1/trust shows it (no restart)
     const token = values.token ?? process.env.YUKUAI_ADMIN_TOKEN;
     if (!token) fail("keys rotate: --token <admin token> (or YUKUAI_ADMIN_TOKEN) is needed");
-    const res = await fetch(`${values.node!.replace(/\/+$/, "")}/v1/issuer-keys`, { method: "POST", headers: { authorization: `Bearer ${token}` } })
-      .catch((e: Error) => fail(`keys rotate: ${e.message}`));
-    const body = await res.text();
-    if (res.status !== 201) fail(`keys rotate: HTTP ${res.status}: ${body}`);
-    console.log(body);
+    const made = await rotateIssuerKey(values.node!, token).catch((e: Error) => fail(`keys rotate: ${e.message}`));
+    console.log(JSON.stringify(made, null, 2));
     return;
   }
   if (positionals[0] !== "export") fail(`keys: export or rotate\n${USAGE}`);

@@ -112,8 +112,8 @@ export const PERSON_ID_2 = residentId("50010319900101123");
 export const COMPANY_ID = uscc("91500000MA5U00000");
 
 import { createHash } from "node:crypto";
-import { privateKeyFromSeed, sign } from "../src/crypto/ed25519.ts";
-import { credentialMessage, encodeCredentialBody } from "../src/wire/code.ts";
+import { privateKeyFromSeed } from "../src/crypto/ed25519.ts";
+import { signCredential } from "../src/wire/code.ts";
 import { sichuanTrust, SICHUAN_SEED } from "./support/trust.ts";
 
 export { SICHUAN_SEED };
@@ -121,14 +121,11 @@ export { SICHUAN_SEED };
 /** A holder with a credential made and signed here, by any issuer seed (e.g. Sichuan, or an unknown issuer). */
 export function foreignHolder(opts: { seed: Uint8Array; issuer: number; kid?: number; kind?: number; notBefore: number; notAfter: number; flags?: number; serial?: Uint8Array; subject?: Uint8Array }): Holder {
   const device = newDeviceKey();
-  const body = encodeCredentialBody({
+  const cred = signCredential({
     kind: opts.kind ?? 1, issuer: opts.issuer, kid: opts.kid ?? 1,
     serial: opts.serial ?? new Uint8Array(createHash("sha256").update(String(Math.random())).digest().subarray(0, 8)),
     subject: opts.subject ?? new Uint8Array(16).fill(7), devicePub: device.publicKey,
     notBefore: opts.notBefore, notAfter: opts.notAfter, flags: opts.flags ?? 0,
-  });
-  const cred = new Uint8Array(138);
-  cred.set(body);
-  cred.set(sign(privateKeyFromSeed(opts.seed), credentialMessage(body)), 74);
+  }, privateKeyFromSeed(opts.seed));
   return new Holder(device.privateKey, cred);
 }

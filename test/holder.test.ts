@@ -3,7 +3,8 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import { consentBits } from "../src/cli.ts";
-import { Holder, obtainCredential } from "../src/holder/holder.ts";
+import { Holder } from "../src/holder/holder.ts";
+import { obtainCredential } from "../src/net/admin-client.ts";
 import { decodePresentation, parseCode } from "../src/wire/code.ts";
 import { ADMIN, makeGateway, makeNode, PERSON_ID, T0, verifyBatch, type TestNode } from "./helpers.ts";
 

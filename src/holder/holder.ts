@@ -67,25 +67,3 @@ export function newDeviceKey(): { privateKey: KeyObject; publicKey: Uint8Array }
   const { privateKey } = generateKeyPairSync("ed25519");
   return { privateKey, publicKey: rawPublicKey(privateKey) };
 }
-
-export interface CredentialRequest {
-  kind: "person" | "enterprise";
-  idNumber: string;
-  validDays?: number;
-  flags?: number;
-}
-
-/** 申码 against a running node: binds a new device key to the subject; returns the holder. */
-export async function obtainCredential(nodeUrl: string, adminToken: string, req: CredentialRequest, fetchFn: typeof fetch = fetch): Promise<Holder> {
-  const device = newDeviceKey();
-  const res = await fetchFn(`${nodeUrl.replace(/\/+$/, "")}/v1/credentials`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${adminToken}` },
-    body: JSON.stringify({ ...req, devicePublicKey: Buffer.from(device.publicKey).toString("base64url") }),
-  });
-  const body = (await res.json()) as { credential?: string; error?: { code: string; message: string } };
-  if (res.status !== 201 || !body.credential) {
-    throw new Error(`issuance refused (${res.status}): ${body.error?.code ?? ""} ${body.error?.message ?? ""}`.trim());
-  }
-  return new Holder(device.privateKey, new Uint8Array(Buffer.from(body.credential, "base64url")));
-}

@@ -2,12 +2,12 @@
  * @module Follower mode (`YUKUAI_FOLLOW`, DESIGN.md §4/§6): a verify-only node that takes an issuer node's
  * trust (`GET /v1/trust`, public), gateway keys and revocation feed (with the feed token, never the admin
  * token), polling every `followIntervalMs` (500 ms by default) so new keys, revocations, new and deleted
- * gateways apply within 1 s. Batches that may release licences are answered by the issuer node itself
- * (the licences and the audit log live there), forwarded whole.
+ * gateways apply within 1 s. (Batches that may release licences go to the issuer node whole:
+ * verify/verifier.ts.)
  *
  * A feed whose `last` is below what this follower applied went backwards (the issuer was restored from a
  * backup): the follower stops being ready, says so on every poll, and applies nothing more from it —
- * entries are never skipped silently. It stays so until an operator resolves it (see README "Trust").
+ * entries are never skipped silently. It stays so until an operator resolves it (README "Scaling out").
  */
 import type { Clock } from "../clock.ts";
 import { seconds } from "../clock.ts";
@@ -73,7 +73,7 @@ export class Follower {
   /** One pull of trust, gateways and the revocation feed; true when all three came through. */
   async syncOnce(): Promise<boolean> {
     if (this.#backwards) {
-      this.#d.log?.(`follow: NOT READY: the revocation feed of ${this.#d.node.url} went backwards; resolve it (README "Trust") and restart this follower`);
+      this.#d.log?.(`follow: NOT READY: the revocation feed of ${this.#d.node.url} went backwards; resolve it (README "Scaling out") and restart this follower`);
       return false;
     }
     try {

@@ -1,7 +1,7 @@
 /**
  * @module A pool of Bun Workers that check the signatures of a batch on every core (DESIGN.md §6).
  *
- * Each worker runs `ScanSigner` (signatures.ts), the one place both signatures are checked, so a scan gets
+ * Each worker runs `ScanVerifier` (signatures.ts), the one place both signatures are checked, so a scan gets
  * the same answer on every core (§3). Only signatures move: replay, revocation and validity are decided on
  * the main thread (pipeline.ts).
  *
@@ -20,7 +20,7 @@
  */
 import { rawPublicKey, type PreparedPublicKey } from "../crypto/ed25519.ts";
 import { CODE_LENGTH } from "../wire/code.ts";
-import { ScanSigner, type SigJob, type SignatureChecker } from "./signatures.ts";
+import { ScanVerifier, type SigJob, type SignatureChecker } from "./signatures.ts";
 
 export interface PoolOptions {
   /** Worker threads, ≥ 1. */
@@ -69,7 +69,7 @@ interface Thread {
 }
 
 export class PoolChecker implements SignatureChecker {
-  readonly #signer = new ScanSigner();
+  readonly #signer = new ScanVerifier();
   readonly #threads: Thread[] = [];
   readonly #inlineBelow: number;
   readonly #minChunk: number;
@@ -202,7 +202,7 @@ export class PoolChecker implements SignatureChecker {
       try {
         this.#inline(c.batch.jobs, c.start, c.n, c.batch.out);
       } catch (e) {
-        c.batch.reject(e); // a programmer error (ScanSigner throws only on a wrong-length code)
+        c.batch.reject(e); // a programmer error (ScanVerifier throws only on a wrong-length code)
         continue;
       }
       this.#done(c.batch);

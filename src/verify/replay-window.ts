@@ -30,12 +30,12 @@ export interface ReplayItem {
   time: number;
 }
 
-export const REPLAY_REFUSED = 0;
+/** An item's answer: 0 (REPLAY), REPLAY_ACCEPTED (now recorded) or REPLAY_BEFORE_MEMORY. */
 export const REPLAY_ACCEPTED = 1;
 /** The presentation was made before the store's memory begins (§3: it cannot know what it saw before). */
 export const REPLAY_BEFORE_MEMORY = 2;
 
-/** Per item REPLAY_ACCEPTED (now recorded), REPLAY_REFUSED or REPLAY_BEFORE_MEMORY; or the whole batch refused. */
+/** Per item 0, REPLAY_ACCEPTED or REPLAY_BEFORE_MEMORY; or the whole batch refused. */
 export type ReplayOutcome = Uint8Array | "FULL" | "UNAVAILABLE";
 
 /** Readiness of a replay store (`/readyz` `checks.replay`): true, or why it cannot take every scan. */

@@ -30,7 +30,7 @@ export interface SignatureChecker {
 }
 
 /** Scratch messages: domain string ‖ signed bytes, reused per scan (single-threaded use only). */
-export class ScanSigner {
+export class ScanVerifier {
   readonly #credMsg = new Uint8Array(CREDENTIAL_DOMAIN.length + CREDENTIAL_SIGNED);
   readonly #presMsg = new Uint8Array(PRESENTATION_DOMAIN.length + PRESENTATION_SIGNED);
 
@@ -64,7 +64,7 @@ export class ScanSigner {
 
 /** Checks on the calling thread (1-core machines, and small batches). */
 export class InlineChecker implements SignatureChecker {
-  readonly #signer = new ScanSigner();
+  readonly #signer = new ScanVerifier();
 
   check(jobs: readonly SigJob[]): Uint8Array {
     const out = new Uint8Array(jobs.length);

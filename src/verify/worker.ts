@@ -1,6 +1,6 @@
 /**
  * @module A signature worker (DESIGN.md §6: "signature checks of a batch may use every core"). It runs the
- * same `ScanSigner` as the main thread, so every core accepts exactly the same signatures (§3), and decides
+ * same `ScanVerifier` as the main thread, so every core accepts exactly the same signatures (§3), and decides
  * nothing else: replay, revocation and validity stay on the main thread.
  *
  * Messages (see `pool.ts`, which owns the layout):
@@ -10,11 +10,11 @@
  */
 import { preparePublicKey, type PreparedPublicKey } from "../crypto/ed25519.ts";
 import { CODE_LENGTH } from "../wire/code.ts";
-import { ScanSigner } from "./signatures.ts";
+import { ScanVerifier } from "./signatures.ts";
 
 declare var self: Worker;
 
-const signer = new ScanSigner();
+const signer = new ScanVerifier();
 /** Issuer keys by slot (slot 0 = the credential is already verified: no issuer check). */
 const keys: (PreparedPublicKey | undefined)[] = [];
 

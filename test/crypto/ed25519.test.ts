@@ -5,7 +5,7 @@
  * Apache-2.0, copied to `test/vectors/wycheproof-ed25519_test.json`) and RFC 8032 §7.1 TEST 1, 2, 3 and
  * SHA(abc); then the S < L rule, the §2 key test (`isStrictPublicKeyEncoding`, `prepareVerifyKey`,
  * `checkPublicKey`) against @noble/ed25519's point decoding, signatures that hold only under the cofactored
- * equation, and `ScanSigner` on codes with small-order and off-curve device keys. Every verdict goes
+ * equation, and `ScanVerifier` on codes with small-order and off-curve device keys. Every verdict goes
  * through `verifyStrict` (key from `prepareVerifyKey`, null = invalid) and @noble/ed25519 `zip215: false`.
  * ed25519-speccheck and ZIP-215 vectors are in `vectors.test.ts`.
  */
@@ -18,7 +18,7 @@ import {
   checkPublicKey, isCanonicalS, isStrictPublicKeyEncoding, preparePublicKey, prepareVerifyKey, privateKeyFromSeed,
   rawPublicKey, rawSeed, sign, verifyStrict,
 } from "../../src/crypto/ed25519.ts";
-import { ScanSigner, SIG_BAD_DEVICE, SIG_BAD_ISSUER, SIG_OK } from "../../src/verify/signatures.ts";
+import { ScanVerifier, SIG_BAD_DEVICE, SIG_BAD_ISSUER, SIG_OK } from "../../src/verify/signatures.ts";
 import { credentialMessage, encodeCredentialBody, encodePresentationBody, OFF, presentationMessage } from "../../src/wire/code.ts";
 import { rng } from "../support/rng.ts";
 
@@ -552,12 +552,12 @@ describe("signatures valid only under the cofactored equation (RFC 8032 §5.1.7,
   });
 });
 
-// ---------------------------------------------------------------- ScanSigner and device keys
+// ---------------------------------------------------------------- ScanVerifier and device keys
 
-describe("ScanSigner.check applies the §2 key test to the device key in the code", () => {
+describe("ScanVerifier.check applies the §2 key test to the device key in the code", () => {
   const issuer = privateKeyFromSeed(new Uint8Array(32).fill(0x11));
   const issuerKey = prepareVerifyKey(rawPublicKey(issuer))!;
-  const signer = new ScanSigner();
+  const signer = new ScanVerifier();
 
   /** A 212-byte code for `devicePub` with a valid issuer signature and the given device signature (or zeros). */
   function codeFor(devicePub: Uint8Array, deviceSig?: (presMsg: Uint8Array) => Uint8Array): Uint8Array {
@@ -587,7 +587,7 @@ describe("ScanSigner.check applies the §2 key test to the device key in the cod
     expect(signer.check(code, issuerKey, null)).toBe(SIG_OK);
   });
 
-  test("identity device key with R = identity, S = 0: node:crypto alone accepts it, ScanSigner says SIG_BAD_DEVICE", () => {
+  test("identity device key with R = identity, S = 0: node:crypto alone accepts it, ScanVerifier says SIG_BAD_DEVICE", () => {
     const identity = fromHex(SMALL_ORDER[0]!);
     const code = codeFor(identity, () => concat(identity, new Uint8Array(32)));
     expect(nodeAlone(identity, presentationMessage(code), code.subarray(OFF.deviceSig))).toBe(true); // why §2 tests keys

@@ -13,9 +13,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { privateKeyFromSeed, sign } from "../../src/crypto/ed25519.ts";
+import { privateKeyFromSeed } from "../../src/crypto/ed25519.ts";
 import { RedisReplayStore } from "../../src/verify/redis-replay.ts";
-import { credentialMessage, encodeCredentialBody, encodePresentationBody, OFF, toText } from "../../src/wire/code.ts";
+import { encodePresentationBody, OFF, signCredential, toText } from "../../src/wire/code.ts";
 import {
   ADMIN, foreignHolder, issue, makeGateway, makeNode, PERSON_ID, PERSON_ID_2, req, sichuanNode, startNode, T0, verifyBatch, type TestNode,
 } from "../helpers.ts";
@@ -125,13 +125,10 @@ describe("revocation by serial and by subject is scoped to the node's own issuer
 function smallOrderDeviceCode(seed: Uint8Array, issuer: number, counter: number): string {
   const identity = new Uint8Array(32);
   identity[0] = 1;
-  const body = encodeCredentialBody({
+  const cred = signCredential({
     kind: 1, issuer, kid: 1, serial: new Uint8Array(8).fill(0x5a), subject: new Uint8Array(16).fill(3), devicePub: identity,
     notBefore: T0 - 10, notAfter: T0 + 1000, flags: 0,
-  });
-  const cred = new Uint8Array(138);
-  cred.set(body);
-  cred.set(sign(privateKeyFromSeed(seed), credentialMessage(body)), 74);
+  }, privateKeyFromSeed(seed));
   const code = encodePresentationBody(cred, { time: T0, counter, consent: 0 });
   // [S]B = R + [k]A holds for every message when A and R are the identity and S = 0 (cofactorless verifiers accept it)
   code.set(identity, OFF.deviceSig);

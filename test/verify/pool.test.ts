@@ -9,11 +9,11 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { preparePublicKey, rawPublicKey, sign } from "../../src/crypto/ed25519.ts";
+import { preparePublicKey, rawPublicKey } from "../../src/crypto/ed25519.ts";
 import { Holder, newDeviceKey } from "../../src/holder/holder.ts";
 import { PoolChecker } from "../../src/verify/pool.ts";
 import { InlineChecker, SIG_BAD_DEVICE, SIG_BAD_ISSUER, SIG_OK, type SigJob } from "../../src/verify/signatures.ts";
-import { credentialMessage, encodeCredentialBody, OFF, presentationMessage } from "../../src/wire/code.ts";
+import { OFF, presentationMessage, signCredential } from "../../src/wire/code.ts";
 import { issue, makeGateway, makeNode, PERSON_ID, T0, verifyBatch } from "../helpers.ts";
 
 const L = (1n << 252n) + 27742317777372353535851937790883648493n;
@@ -25,14 +25,10 @@ function issuerKeyPair(): { priv: KeyObject; key: KeyObject } {
 
 /** A credential signed by `issuer` for `devicePub`, as a holder able to present it (when it has the device key). */
 function credentialFor(issuer: KeyObject, devicePub: Uint8Array, serialByte: number): Uint8Array {
-  const body = encodeCredentialBody({
+  return signCredential({
     kind: 1, issuer: 500000, kid: 1, serial: new Uint8Array(8).fill(serialByte), subject: new Uint8Array(16).fill(3),
     devicePub, notBefore: T0 - 10, notAfter: T0 + 86400, flags: 0,
-  });
-  const cred = new Uint8Array(138);
-  cred.set(body);
-  cred.set(sign(issuer, credentialMessage(body)), OFF.issuerSig);
-  return cred;
+  }, issuer);
 }
 
 function holderOf(issuer: KeyObject, serialByte: number): Holder {
