@@ -140,7 +140,7 @@ async function keysCmd(args: string[]): Promise<void> {
   }, null, 2));
 }
 
-/** `trust keygen|sign|show`: stand up the trust-list authority role of DESIGN.md §7. */
+/** `trust keygen|sign|show`: stand up the trust-list authority role of spec §7. */
 async function trustCmd(args: string[]): Promise<void> {
   let parsed;
   try {

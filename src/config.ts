@@ -1,5 +1,5 @@
 /**
- * @module Configuration: the environment (DESIGN.md §4) read once into one frozen, typed Config.
+ * @module Configuration: the environment (spec §4) read once into one frozen, typed Config.
  * Every option is checked here; a bad value stops start-up with a message naming the variable.
  */
 import { availableParallelism } from "node:os";

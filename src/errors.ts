@@ -1,5 +1,5 @@
 /**
- * @module The one catalogue of error codes (DESIGN.md §4: `{"error": {"code", "message"}}`) and the one
+ * @module The one catalogue of error codes (spec §4: `{"error": {"code", "message"}}`) and the one
  * Result shape every domain operation returns. No HTTP here: `routes/errors.ts` maps each code to its
  * status. A refused request is data with a stable `code` (as jose's `ERR_…` codes), never an exception.
  */

@@ -1,5 +1,5 @@
 /**
- * @module 申码 / 制码 (DESIGN.md §1, §2, §4 `POST /v1/credentials`) and the issuer key ring (§7
+ * @module 申码 / 制码 (spec §1, §2, §4 `POST /v1/credentials`) and the issuer key ring (§7
  * `POST /v1/issuer-keys`): binds a subject to a holder device key in a credential signed with the newest
  * issuer key; rotates the key without downtime. On a follower (no key ring) every call is FOLLOWER.
  */

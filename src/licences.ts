@@ -1,5 +1,5 @@
 /**
- * @module Electronic licences (电子证照, DESIGN.md §5) and the access log: linking, reading and unlinking a
+ * @module Electronic licences (电子证照, spec §5) and the access log: linking, reading and unlinking a
  * subject's licences, the fields each type requires (a flat JSON object of strings; required ones are
  * checked, others kept as given), and every release of them. They belong to this node's own issuer (§7):
  * subjects are its pseudonyms; a follower holds none (FOLLOWER).
@@ -73,7 +73,7 @@ export interface LicencesDeps {
   keyring: IssuerKeyring | null;
 }
 
-const UNKNOWN_TYPE = "unknown licence type (see DESIGN.md §5)";
+const UNKNOWN_TYPE = "unknown licence type (see spec §5)";
 const NOT_LINKED = "no licence of that type is linked to this subject";
 
 export class Licences {

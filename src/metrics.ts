@@ -21,7 +21,7 @@ export class Metrics {
   readonly revocationSeq = new Gauge({ name: "yukuai_revocation_seq", help: "Last revocation entry applied", registers: [this.registry] });
   readonly revocationSyncedAt = new Gauge({ name: "yukuai_revocation_synced_at_seconds", help: "Unix time of the last revocation sync", registers: [this.registry] });
   readonly inflight = new Gauge({ name: "yukuai_inflight_scans", help: "Scans being verified", registers: [this.registry] });
-  readonly trustRefusals = new Counter({ name: "yukuai_trust_list_refusals_total", help: "Trust lists not taken (DESIGN.md §7), by reason", labelNames: ["reason"], registers: [this.registry] });
+  readonly trustRefusals = new Counter({ name: "yukuai_trust_list_refusals_total", help: "Trust lists not taken (spec §7), by reason", labelNames: ["reason"], registers: [this.registry] });
   readonly trustVersion = new Gauge({ name: "yukuai_trust_list_version", help: "Version of the trust list in force", registers: [this.registry] });
   readonly trustNextUpdate = new Gauge({ name: "yukuai_trust_list_next_update_seconds", help: "nextUpdate of the trust list in force (unix time): past it, its issuers stop verifying", registers: [this.registry] });
   readonly authFailures = new Counter({ name: "yukuai_auth_failures_total", help: "Requests refused for their token: refused (401) or throttled (429)", labelNames: ["outcome"], registers: [this.registry] });

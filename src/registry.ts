@@ -1,5 +1,5 @@
 /**
- * @module The issuer node's registry (DESIGN.md §3–§5): revocations with their delta feed, and gateway keys,
+ * @module The issuer node's registry (spec §3–§5): revocations with their delta feed, and gateway keys,
  * each bound to one scene. Writes happen on the issuer node only (a follower answers FOLLOWER: it copies
  * the issuer node's registry, state/follow.ts).
  */

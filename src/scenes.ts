@@ -1,5 +1,5 @@
 /**
- * @module The scene catalogue (DESIGN.md §5): every scene of the seeds' 20-task list (seeds/000, annex),
+ * @module The scene catalogue (spec §5): every scene of the seeds' 20-task list (seeds/000, annex),
  * the licence types it may need (the "V-model data needs list") and the issuers it accepts.
  */
 import { readFileSync } from "node:fs";

@@ -1,5 +1,5 @@
 /**
- * @module The node's bearer tokens (DESIGN.md §4): the admin token (`YUKUAI_ADMIN_TOKEN`, else the one kept in
+ * @module The node's bearer tokens (spec §4): the admin token (`YUKUAI_ADMIN_TOKEN`, else the one kept in
  * the data dir, else a new one printed once) and the issuer node's feed token (`YUKUAI_FEED_TOKEN`); and the
  * brute-force guard: failed authentications counted per source and clock minute, 20 allowed.
  * Invariant: only SHA-256 digests of tokens are held, and they are compared in constant time.

@@ -1,7 +1,7 @@
 /**
  * @module Ed25519, with the project's one strictness policy.
  *
- * Policy (DESIGN.md §2 "Signature rule"; the same for single, batch, streamed and pooled verification):
+ * Policy (spec §2 "Signature rule"; the same for single, batch, streamed and pooled verification):
  * R ‖ S over M under A is valid iff
  * - A and R are canonical encodings (RFC 8032 §5.1.3: y < p, no "negative zero" x), checked for A by
  *   `prepareVerifyKey` and for R by both backends below;

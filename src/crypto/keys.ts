@@ -1,5 +1,5 @@
 /**
- * @module The node's own issuer keys and subject secret (DESIGN.md §6, §7), made on first start in the
+ * @module The node's own issuer keys and subject secret (spec §6, §7), made on first start in the
  * data dir, never in the repository or an image.
  *
  * `issuer-<code>.keys.json` (mode 0600) holds the key ring: `{"issuer", "keys": [{kid, notBefore, notAfter,

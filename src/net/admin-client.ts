@@ -1,5 +1,5 @@
 /**
- * @module The command line's client of a running node's admin routes (DESIGN.md §4): 申码 for a new holder
+ * @module The command line's client of a running node's admin routes (spec §4): 申码 for a new holder
  * device key, and a new issuer kid (§7 rotation).
  */
 import { Holder, newDeviceKey } from "../holder/holder.ts";

@@ -1,5 +1,5 @@
 /**
- * @module A bounded read of a text document over http(s) (the trust list, DESIGN.md §7): a timeout, a size
+ * @module A bounded read of a text document over http(s) (the trust list, spec §7): a timeout, a size
  * bound counted while reading, and an error naming the status.
  */
 export async function fetchText(url: string, o: { timeoutMs: number; maxBytes: number; accept: string; fetchFn?: typeof fetch }): Promise<string> {

@@ -1,5 +1,5 @@
 /**
- * @module The follower's client of its issuer node (DESIGN.md §4 `YUKUAI_FOLLOW`): the public trust, the
+ * @module The follower's client of its issuer node (spec §4 `YUKUAI_FOLLOW`): the public trust, the
  * feed reads with the feed token, and whole licence-scene batches forwarded with the gateway's own key.
  */
 import type { Packr } from "msgpackr";

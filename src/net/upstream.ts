@@ -1,5 +1,5 @@
 /**
- * @module Cross-region routing (路由转发, DESIGN.md §6), the outbound side: scans of issuers this node holds no key for go to
+ * @module Cross-region routing (路由转发, spec §6), the outbound side: scans of issuers this node holds no key for go to
  * the configured upstream node, one sub-batch per upstream, answers merged in order. An upstream that has
  * not answered in time costs its scans UPSTREAM_UNAVAILABLE, never the batch.
  */

@@ -1,5 +1,5 @@
 /**
- * @module Issuer-admin routes (DESIGN.md §4–§5, §7): 申码 (credentials), issuer keys, revocations and their
+ * @module Issuer-admin routes (spec §4–§5, §7): 申码 (credentials), issuer keys, revocations and their
  * feed, gateways, e-licences and the access log; and the public trust list. Each route reads its input,
  * calls one domain operation and answers its Result.
  */

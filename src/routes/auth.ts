@@ -1,5 +1,5 @@
 /**
- * @module Bearer-token middleware (DESIGN.md §4): the admin token for issuer-admin calls, the feed token
+ * @module Bearer-token middleware (spec §4): the admin token for issuer-admin calls, the feed token
  * for the two feed reads, gateway keys for verification (each bound to one scene, §5), and the brute-force
  * guard in front of all of them: after 20 failed authentications in a clock minute from one source, every
  * request from it that needs a token — a valid one included — gets 429 `TOO_MANY_ATTEMPTS` with

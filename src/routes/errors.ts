@@ -1,5 +1,5 @@
 /**
- * @module Errors at the HTTP edge (DESIGN.md §4): the one table from error code to status, the error body
+ * @module Errors at the HTTP edge (spec §4): the one table from error code to status, the error body
  * `{"error": {"code", "message"}}`, and `HTTPException`s for refusals raised while reading a request.
  */
 import type { Context } from "hono";

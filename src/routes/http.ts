@@ -1,5 +1,5 @@
 /**
- * @module The HTTP edge shared by every route: content negotiation (JSON or msgpack, DESIGN.md §4), the
+ * @module The HTTP edge shared by every route: content negotiation (JSON or msgpack, spec §4), the
  * body limit (Hono's `bodyLimit`: 413 from Content-Length or while counting a chunked body, before any
  * parsing), bearer tokens, and body parsing that raises the §4 refusals as `HTTPException`s.
  */

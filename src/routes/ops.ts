@@ -1,5 +1,5 @@
 /**
- * @module Operator routes: liveness, readiness (DESIGN.md §3 warming, §7 stale trust), Prometheus metrics.
+ * @module Operator routes: liveness, readiness (spec §3 warming, §7 stale trust), Prometheus metrics.
  */
 import type { Hono } from "hono";
 import type { Metrics } from "../metrics.ts";

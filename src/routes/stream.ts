@@ -1,5 +1,5 @@
 /**
- * @module 验码 over a WebSocket: `GET /v1/verify/stream` (DESIGN.md §4).
+ * @module 验码 over a WebSocket: `GET /v1/verify/stream` (spec §4).
  *
  * The gateway key is checked on the upgrade request (Bearer header), as for the HTTP routes. Each frame
  * `{"id", "scans"}` is answered `{"id", "results", "revocations"}` in the frame type it came in (JSON text or

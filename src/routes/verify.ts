@@ -1,5 +1,5 @@
 /**
- * @module 验码 over HTTP: `POST /v1/verify/batch` and `POST /v1/verify` (DESIGN.md §4).
+ * @module 验码 over HTTP: `POST /v1/verify/batch` and `POST /v1/verify` (spec §4).
  */
 import type { Context, Hono } from "hono";
 import type { BatchRefusalCode, Refusal } from "../errors.ts";

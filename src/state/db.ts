@@ -1,5 +1,5 @@
 /**
- * @module All SQL (DESIGN.md §6: issuance, revocations, gateways, licences and the audit log in SQLite,
+ * @module All SQL (spec §6: issuance, revocations, gateways, licences and the audit log in SQLite,
  * WAL). Statements are prepared once, in the constructor. The database and its WAL are mode 0600: they hold
  * personal data (§6); SQLite gives the WAL and shared-memory files the database file's mode.
  */

@@ -1,5 +1,5 @@
 /**
- * @module Follower mode (`YUKUAI_FOLLOW`, DESIGN.md §4/§6): a verify-only node that takes an issuer node's
+ * @module Follower mode (`YUKUAI_FOLLOW`, spec §4/§6): a verify-only node that takes an issuer node's
  * trust (`GET /v1/trust`, public), gateway keys and revocation feed (with the feed token, never the admin
  * token), polling every `followIntervalMs` (500 ms by default) so new keys, revocations, new and deleted
  * gateways apply within 1 s. (Batches that may release licences go to the issuer node whole:

@@ -1,5 +1,5 @@
 /**
- * @module Gateway keys (DESIGN.md §4-5): each key belongs to one scene. Only SHA-256 hashes of keys are
+ * @module Gateway keys (spec §4-5): each key belongs to one scene. Only SHA-256 hashes of keys are
  * stored; a key is shown once, when made.
  */
 import { createHash, randomBytes } from "node:crypto";

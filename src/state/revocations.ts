@@ -1,5 +1,5 @@
 /**
- * @module Revocation (DESIGN.md §3 REVOKED, §4 delta feed): durable in SQLite, checked in memory on every
+ * @module Revocation (spec §3 REVOKED, §4 delta feed): durable in SQLite, checked in memory on every
  * scan. Values are lowercase hex (serial 16, subject 32, device key 64) or "issuer:kid".
  */
 import type { Db, RevocationEntry, RevocationType } from "./db.ts";

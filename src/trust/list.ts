@@ -1,5 +1,5 @@
 /**
- * @module The signed trust list (DESIGN.md §7): a JWS in compact serialization (RFC 7515) with `alg`
+ * @module The signed trust list (spec §7): a JWS in compact serialization (RFC 7515) with `alg`
  * `EdDSA` (RFC 8037), protected header `{"alg":"EdDSA","typ":"yukuai-trust-list+json","kid"}` where `kid`
  * is the RFC 7638 thumbprint of the authority key (a hint only: every anchor is tried), and payload
  * `{"version","issuedAt","nextUpdate","issuers"}` with `issuers` in the shape of `GET /v1/trust` (§4).
@@ -74,7 +74,7 @@ function parseJsonObject(bytes: Uint8Array): Record<string, unknown> | null {
 }
 
 /**
- * The payload rules of DESIGN.md §7 and the key test of §2 on every issuer key, without signature or
+ * The payload rules of spec §7 and the key test of §2 on every issuer key, without signature or
  * time checks (also what `trust sign` applies before signing). Unknown members are dropped.
  */
 export function validateTrustList(value: unknown): { ok: true; list: TrustList } | { ok: false; reason: "malformed" | "bad-key"; message: string } {
@@ -124,7 +124,7 @@ export function validateTrustList(value: unknown): { ok: true; list: TrustList }
     list.issuers.push(out);
     raws.push(outRaws);
   }
-  // DESIGN.md §7: every issuer key must pass the key test of §2, or the whole list is refused.
+  // spec §7: every issuer key must pass the key test of §2, or the whole list is refused.
   for (const [i, e] of list.issuers.entries()) {
     for (const [j, k] of e.keys.entries()) {
       const why = checkPublicKey(raws[i]![j]!);
@@ -191,7 +191,7 @@ function prepareAnchor(pub: Uint8Array): Promise<PreparedAnchor | null> {
   return p;
 }
 
-/** The checks of DESIGN.md §7, in the order given in the module comment. Never throws on any `jws`. */
+/** The checks of spec §7, in the order given in the module comment. Never throws on any `jws`. */
 export async function verifyTrustList(
   jws: string,
   anchors: readonly Uint8Array[],
@@ -266,7 +266,7 @@ export function authorityPublicKey(seed: Uint8Array): Uint8Array {
 }
 
 /**
- * Signs `list` as a DESIGN.md §7 trust list. Throws if the list breaks the payload rules or the key
+ * Signs `list` as a spec §7 trust list. Throws if the list breaks the payload rules or the key
  * test, so an authority never publishes a list that nodes refuse.
  */
 export async function signTrustList(list: TrustList, authoritySeed: Uint8Array): Promise<string> {

@@ -1,5 +1,5 @@
 /**
- * @module Where the trust list comes from (DESIGN.md §7): `YUKUAI_TRUST_LIST`, a file path or an http(s)
+ * @module Where the trust list comes from (spec §7): `YUKUAI_TRUST_LIST`, a file path or an http(s)
  * URL, read at start and every `YUKUAI_TRUST_REFRESH_S`. A list is taken only when `verifyTrustList`
  * accepts it (anchors, no rollback, issued, not expired); a refused or unreachable list never replaces the
  * list in force, and the reason is logged and counted. The last taken list is kept in the data dir

@@ -1,5 +1,5 @@
 /**
- * @module The trust store (DESIGN.md §7): the issuer keys this node verifies credentials with, from three
+ * @module The trust store (spec §7): the issuer keys this node verifies credentials with, from three
  * sources — its own keys (made in the data dir), the signed trust list, and, on a follower, the followed
  * node's `GET /v1/trust`. Nothing else is ever trusted.
  *

@@ -1,5 +1,5 @@
 /**
- * @module Verified credentials (DESIGN.md §3): a credential whose issuer signature held is kept, with its
+ * @module Verified credentials (spec §3): a credential whose issuer signature held is kept, with its
  * prepared device key and decoded fields, so its next scan pays one signature check. A hit requires all
  * 138 bytes to be equal, not just the serial (a swapped device key under a known serial is re-verified).
  */

@@ -1,5 +1,5 @@
 /**
- * @module The verification pipeline: DESIGN.md §3's checks, in its order, for a batch of scans.
+ * @module The verification pipeline: spec §3's checks, in its order, for a batch of scans.
  *
  *   1. MALFORMED → UNKNOWN_ISSUER (or routed upstream) → ISSUER_NOT_ACCEPTED   (here, per scan)
  *   2. BAD_ISSUER_SIGNATURE → BAD_DEVICE_SIGNATURE                             (SignatureChecker: inline or pool)

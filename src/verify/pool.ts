@@ -1,5 +1,5 @@
 /**
- * @module A pool of Bun Workers that check the signatures of a batch on every core (DESIGN.md §6).
+ * @module A pool of Bun Workers that check the signatures of a batch on every core (spec §6).
  *
  * Each worker runs `ScanVerifier` (signatures.ts), the one place both signatures are checked, so a scan gets
  * the same answer on every core (§3). Only signatures move: replay, revocation and validity are decided on

@@ -1,5 +1,5 @@
 /**
- * @module The anti-replay window in Redis/Valkey (DESIGN.md §6: shared by every node behind a load
+ * @module The anti-replay window in Redis/Valkey (spec §6: shared by every node behind a load
  * balancer; the same answers as the in-memory window).
  *
  * One string key per (issuer, serial), `yk:r:{<issuer>:<serial hex>}` (hash-tagged, §6, so a decision

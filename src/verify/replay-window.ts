@@ -1,5 +1,5 @@
 /**
- * @module The anti-replay window per (issuer, serial) (DESIGN.md §3; RFC 4303 §3.4.3), in memory.
+ * @module The anti-replay window per (issuer, serial) (spec §3; RFC 4303 §3.4.3), in memory.
  *
  * Serials are unique only within one issuer, so the key is the pair: a code of one issuer never touches
  * another issuer's state. Per key: the highest accepted counter H and a 64-bit map of which of H, H−1, …,

@@ -1,5 +1,5 @@
 /**
- * @module Scan results (DESIGN.md §3), in the order the checks run. A bad scan is a result, never an
+ * @module Scan results (spec §3), in the order the checks run. A bad scan is a result, never an
  * exception.
  */
 export const RESULT_CODES = [

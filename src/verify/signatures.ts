@@ -1,5 +1,5 @@
 /**
- * @module The two signature checks of a scan (DESIGN.md §3, BAD_ISSUER_SIGNATURE then BAD_DEVICE_SIGNATURE),
+ * @module The two signature checks of a scan (spec §3, BAD_ISSUER_SIGNATURE then BAD_DEVICE_SIGNATURE),
  * shared by the main thread and the worker pool so that every core accepts exactly the same signatures.
  * Both follow the §2 signature rule (`verifyStrict`), and the device key in the code passes the §2 key test
  * (`isStrictPublicKeyEncoding`; `prepareVerifyKey` when not cached) or the scan is BAD_DEVICE_SIGNATURE,

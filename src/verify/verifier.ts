@@ -1,5 +1,5 @@
 /**
- * @module 验码 as the routes see it (DESIGN.md §3–§4): a batch from an authenticated gateway goes through the
+ * @module 验码 as the routes see it (spec §3–§4): a batch from an authenticated gateway goes through the
  * pipeline here — or, on a follower, a batch of a scene that may release licences goes whole to the issuer
  * node, which holds the licences and the audit log. Also the batch answer's `revocations` and readiness.
  */

@@ -1,5 +1,5 @@
 /**
- * @module A signature worker (DESIGN.md §6: "signature checks of a batch may use every core"). It runs the
+ * @module A signature worker (spec §6: "signature checks of a batch may use every core"). It runs the
  * same `ScanVerifier` as the main thread, so every core accepts exactly the same signatures (§3), and decides
  * nothing else: replay, revocation and validity stay on the main thread.
  *

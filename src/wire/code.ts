@@ -1,5 +1,5 @@
 /**
- * @module The code on the wire, version 1 (DESIGN.md §2): the 138-byte credential, the 74-byte
+ * @module The code on the wire, version 1 (spec §2): the 138-byte credential, the 74-byte
  * presentation, and the `YK1:` text form. All integers big-endian.
  */
 import type { KeyObject } from "node:crypto";

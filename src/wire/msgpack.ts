@@ -1,5 +1,5 @@
 /**
- * @module msgpack as gateways send it (DESIGN.md §4): plain maps and arrays (no records extension),
+ * @module msgpack as gateways send it (spec §4): plain maps and arrays (no records extension),
  * `bin` ↔ Uint8Array.
  */
 import { Packr } from "msgpackr";
