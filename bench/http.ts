@@ -63,7 +63,7 @@ export class CodeSource {
   }
 }
 
-function connectionsFor(batch: number): number {
+export function connectionsFor(batch: number): number {
   return batch <= 1 ? 64 : batch <= 16 ? 32 : batch <= 64 ? 16 : batch <= 256 ? 8 : 4;
 }
 

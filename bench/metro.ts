@@ -28,11 +28,11 @@ import { toText } from "../src/wire/code.ts";
 import { rng } from "../test/support/rng.ts";
 
 export const PEAK_SCANS_PER_SECOND = (6_148_000 * 2 * 0.15) / 3600;
-const GATEWAYS = 300;
-const TICK_MS = 50;
-const P99_LIMIT_MS = 150;
-const TRIP_MIN_MS = 500;
-const TRIP_MAX_MS = 3000;
+export const GATEWAYS = 300;
+export const TICK_MS = 50;
+export const P99_LIMIT_MS = 150;
+export const TRIP_MIN_MS = 500;
+export const TRIP_MAX_MS = 3000;
 
 export interface MetroLevel {
   multiple: number;
@@ -58,7 +58,7 @@ export interface MetroLevel {
 export type MetroModel = "first-sight" | "returning";
 /** HTTP: each gateway POSTs its batch; ws: each gateway holds one stream and sends a frame. */
 export type MetroTransport = "http" | "ws";
-const RETURNING_HOLDERS = 4096;
+export const RETURNING_HOLDERS = 4096;
 
 export interface MetroResults {
   model: MetroModel;
@@ -188,11 +188,14 @@ export async function level(model: MetroModel, transport: MetroTransport, multip
   }
 }
 
+/** The multiples a run climbs (from the first at or above `from`). */
+export const METRO_LADDER: { readonly quick: readonly number[]; readonly full: readonly number[] } = { quick: [1, 10, 20, 30, 40], full: [1, 5, 10, 15, 20, 25, 30, 35, 40, 50, 60, 80] };
+
 export async function runMetro(o: { quick: boolean; model: MetroModel; transport: MetroTransport; from?: number; log: (l: string) => void }): Promise<MetroResults> {
   const { quick, log, model, transport } = o;
   const seconds = quick ? 4 : 8;
   const warmSeconds = quick ? 2 : 3;
-  const full = quick ? [1, 10, 20, 30, 40] : [1, 5, 10, 15, 20, 25, 30, 35, 40, 50, 60, 80];
+  const full = quick ? METRO_LADDER.quick : METRO_LADDER.full;
   // up the ladder from `from` until a level is not held (down it, if `from` itself is not held)
   const startAt = Math.max(0, full.findIndex((m) => m >= (o.from ?? 0)));
   const levels: MetroLevel[] = [];

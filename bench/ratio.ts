@@ -14,9 +14,9 @@ import { CodeSource } from "./http.ts";
 import { diffCounts, pinSelf, rawVerifyRate, resultCounts, startServer, summary, type ServerUnderTest, type Summary } from "./lib.ts";
 import { autocannonRun, batchBodies, type Format } from "./load.ts";
 
-const HOLDERS = 4096;
-const BATCH = 256;
-const CONNECTIONS = 8;
+export const HOLDERS = 4096;
+export const BATCH = 256;
+export const CONNECTIONS = 8;
 
 export interface RatioRun { format: Format; okPerSec: number; rawPerSec: number; ratio: number }
 
