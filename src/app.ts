@@ -27,6 +27,11 @@ export function createApp(node: Node, log: (line: string) => void = (l) => conso
   app.notFound((c) => sendError(c, "NOT_FOUND", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
   app.onError((err, c) => {
     if (err instanceof HTTPException) return err.getResponse();
+    if (c.req.raw.signal.aborted) {
+      // the client went away (an aborted or truncated upload): counted, not logged line by line
+      metrics.clientAborts.inc();
+      return sendError(c, "BAD_BODY", "the request was aborted by the client");
+    }
     // no request data in the log line: it may carry personal data
     log(`internal error on ${c.req.method} ${c.req.routePath}: ${err.name}: ${err.message}`);
     return sendError(c, "INTERNAL", "internal error");

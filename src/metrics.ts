@@ -24,6 +24,7 @@ export class Metrics {
   readonly trustRefusals = new Counter({ name: "yukuai_trust_list_refusals_total", help: "Trust lists not taken (spec §7), by reason", labelNames: ["reason"], registers: [this.registry] });
   readonly trustVersion = new Gauge({ name: "yukuai_trust_list_version", help: "Version of the trust list in force", registers: [this.registry] });
   readonly trustNextUpdate = new Gauge({ name: "yukuai_trust_list_next_update_seconds", help: "nextUpdate of the trust list in force (unix time): past it, its issuers stop verifying", registers: [this.registry] });
+  readonly clientAborts = new Counter({ name: "yukuai_client_aborts_total", help: "Requests the client abandoned before they were read or answered (not a fault of the node)", registers: [this.registry] });
   readonly authFailures = new Counter({ name: "yukuai_auth_failures_total", help: "Requests refused for their token: refused (401) or throttled (429)", labelNames: ["outcome"], registers: [this.registry] });
 
   readonly #tally = new Int32Array(RESULT_CODES.length);

@@ -4,6 +4,7 @@
  */
 import type { Packr } from "msgpackr";
 import type { ScanResult } from "../verify/results.ts";
+import { decodeStrict } from "../wire/msgpack.ts";
 
 export class IssuerNodeClient {
   constructor(
@@ -33,7 +34,7 @@ export class IssuerNodeClient {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
       if (res.status !== 200) return null;
-      const body = this.packr.unpack(new Uint8Array(await res.arrayBuffer())) as { results?: ScanResult[] };
+      const body = decodeStrict(new Uint8Array(await res.arrayBuffer())) as { results?: ScanResult[] };
       return Array.isArray(body.results) && body.results.length === scans.length ? body.results : null;
     } catch {
       return null;

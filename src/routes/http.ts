@@ -5,7 +5,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { packr } from "../wire/msgpack.ts";
+import { decodeStrict, packr } from "../wire/msgpack.ts";
 import { refusal, sendError } from "./errors.ts";
 
 export type Format = "json" | "msgpack";
@@ -76,7 +76,7 @@ export async function readBody(c: Context): Promise<Record<string, unknown>> {
   const bytes = new Uint8Array(await c.req.raw.arrayBuffer());
   let parsed: unknown;
   try {
-    parsed = format === "json" ? JSON.parse(UTF8.decode(bytes)) : packr.unpack(bytes);
+    parsed = format === "json" ? JSON.parse(UTF8.decode(bytes)) : decodeStrict(bytes);
   } catch {
     throw refusal(c, "BAD_BODY", format === "json" ? "body is not valid JSON" : "body is not valid msgpack");
   }

@@ -22,6 +22,7 @@ import type { Metrics } from "../metrics.ts";
 import type { Verifier } from "../verify/verifier.ts";
 import type { Env, Guard } from "./auth.ts";
 import { sendError } from "./errors.ts";
+import { decodeStrict } from "../wire/msgpack.ts";
 import { packr } from "./http.ts";
 
 export interface StreamDeps {
@@ -125,7 +126,7 @@ export function streamRoutes(app: Hono<Env>, d: StreamDeps): void {
       if (size > maxBodyBytes) return fail(ws, binary, undefined, "FRAME_TOO_LARGE", `a frame is at most ${maxBodyBytes} bytes`);
       let msg: unknown;
       try {
-        msg = binary ? packr.unpack(new Uint8Array(data as ArrayBuffer)) : JSON.parse(data as string);
+        msg = binary ? decodeStrict(new Uint8Array(data as ArrayBuffer)) : JSON.parse(data as string);
       } catch {
         return fail(ws, binary, undefined, "BAD_FRAME", binary ? "frame is not valid msgpack" : "frame is not valid JSON");
       }

@@ -103,7 +103,9 @@ export class Db {
       for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
     }
     this.#db = new Database(path, { create: true, strict: true });
-    this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
+    // synchronous = FULL: every commit is on disk before it is acknowledged (a 2xx revocation survives power
+    // loss; NORMAL in WAL mode may lose the last commits then). About 200 µs a commit here against 10 µs.
+    this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
     this.#db.exec(SCHEMA);
     const q = (sql: string) => this.#db.prepare(sql);
     this.#insertCredential = q(`INSERT INTO credentials (serial, kind, subject, device_pub, issuer, kid, not_before,
