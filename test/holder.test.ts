@@ -6,7 +6,8 @@ import { consentBits } from "../src/cli.ts";
 import { Holder } from "../src/holder/holder.ts";
 import { obtainCredential } from "../src/net/admin-client.ts";
 import { decodePresentation, parseCode } from "../src/wire/code.ts";
-import { ADMIN, makeGateway, makeNode, PERSON_ID, T0, verifyBatch, type TestNode } from "./helpers.ts";
+import { PERSON_ID } from "./support/ids.ts";
+import { ADMIN, makeGateway, makeNode, T0, verifyBatch, type TestNode } from "./support/node.ts";
 
 let t: TestNode;
 afterEach(() => t?.close());
@@ -25,8 +26,8 @@ test("a holder obtains a credential, shows fresh codes with increasing counters,
   expect(decodePresentation(parseCode(c)!).counter).toBe(3);
   const gw = await makeGateway(t, "campus");
   const { body } = await verifyBatch(t, gw, [a, b, c]);
-  expect(body.results.map((r: any) => r.result)).toEqual(["OK", "OK", "OK"]);
-  expect(body.results[0].flags).toEqual(["student"]);
+  expect(body.results.map((r) => r.result)).toEqual(["OK", "OK", "OK"]);
+  expect(body.results[0]!.flags).toEqual(["student"]);
 });
 
 test("issuance refusals reach the holder as an error naming the code", async () => {

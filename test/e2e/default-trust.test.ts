@@ -7,8 +7,10 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { privateKeyFromSeed, rawPublicKey } from "../../src/crypto/ed25519.ts";
-import { foreignHolder } from "../helpers.ts";
+import { json, type BatchAnswer, type GatewayMade, type TrustAnswer } from "../support/api.ts";
+import { foreignHolder } from "../support/trust.ts";
 import { post, ROOT, spawnNode, stopNode, waitFor, type NodeProcess } from "../support/node-process.ts";
+import { pollUntil } from "../support/poll.ts";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const nowSec = () => Math.floor(Date.now() / 1000);
@@ -99,19 +101,18 @@ function candidateSeeds(): { seeds: string[]; files: number; fromHex: number; fr
 test("GET /v1/trust lists only the node's own issuer 500000, with one key; the start-up log says so", async () => {
   const res = await fetch(`${node.base}/v1/trust`);
   expect(res.status).toBe(200);
-  const body: any = await res.json();
+  const body = await json<TrustAnswer>(res);
   expect(Object.keys(body)).toEqual(["issuers"]);
   expect(body.issuers).toHaveLength(1);
-  const [cq] = body.issuers;
+  const cq = body.issuers[0]!;
   expect(cq.issuer).toBe(500000);
   expect(cq.trustedUntil).toBeUndefined(); // own key, not from a trust list
   expect(cq.keys).toHaveLength(1);
   expect(cq.keys[0]).toMatchObject({ kid: 1, status: "active" });
-  expect(Buffer.from(cq.keys[0].publicKey, "base64url")).toHaveLength(32);
+  expect(Buffer.from(cq.keys[0]!.publicKey, "base64url")).toHaveLength(32);
 
   // the log line is printed right after listening; the pipe may lag the first answer a little
-  for (let i = 0; i < 40 && !/listening/.test(node.out()); i++) await Bun.sleep(50);
-  const line = node.out().split("\n").find((l) => /listening/.test(l));
+  const line = await pollUntil("the start-up log line", () => node.out().split("\n").find((l) => /listening/.test(l)), { attempts: 40 });
   expect(line).toBeDefined();
   const trusts = /trusts ([^;)]*)/.exec(line!)?.[1];
   expect(trusts).toBe("500000");
@@ -126,15 +127,15 @@ test("no private key in the repository makes a credential this node accepts", as
   expect(fromProse).toBeGreaterThanOrEqual(3); // issuer, device, subject secret
   expect(seeds.length).toBeGreaterThan(256 + 20);
 
-  const trust = ((await (await fetch(`${node.base}/v1/trust`)).json()) as any).issuers[0].keys[0];
+  const trust = (await json<TrustAnswer>(await fetch(`${node.base}/v1/trust`))).issuers[0]!.keys[0]!;
   const nodeKey = hex(Buffer.from(trust.publicKey, "base64url"));
-  const gw: any = await (await post(node.base, "/v1/gateways", { name: "Line 2 Jiaochangkou", scene: "metro" }, admin)).json();
+  const gw = await json<GatewayMade>(await post(node.base, "/v1/gateways", { name: "Line 2 Jiaochangkou", scene: "metro" }, admin));
   expect(typeof gw.key).toBe("string");
 
   const now = nowSec();
   // §3: a key verifies only credentials whose notBefore is within its period; start there so that the
   // 500000 kid 1 claims reach the signature check
-  const notBefore = trust.notBefore as number;
+  const notBefore = trust.notBefore;
   expect(notBefore).toBeLessThanOrEqual(now);
   const claims = [
     { issuer: 500000, kid: 1, expect: "BAD_ISSUER_SIGNATURE" }, // the node holds kid 1; this is not its key
@@ -159,10 +160,10 @@ test("no private key in the repository makes a credential this node accepts", as
     const chunk = scans.slice(i, i + 1000);
     const res = await post(node.base, "/v1/verify/batch", { scans: chunk.map((s) => s.code) }, gw.key);
     expect(res.status).toBe(200);
-    const { results }: any = await res.json();
+    const { results } = await json<BatchAnswer>(res);
     expect(results).toHaveLength(chunk.length);
     chunk.forEach((s, k) => {
-      const r = results[k].result as string;
+      const r = results[k]!.result;
       tally[r] = (tally[r] ?? 0) + 1;
       if (r !== s.expect) wrong.push(`seed ${s.seed} as ${s.issuer} kid ${s.kid}: ${r} (expected ${s.expect})`);
     });

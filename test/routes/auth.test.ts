@@ -7,7 +7,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { ADMIN, makeGateway, makeNode, req, T0, type TestNode } from "../helpers.ts";
+import { json, type ErrorAnswer } from "../support/api.ts";
+import { ADMIN, makeGateway, makeNode, req, T0, type TestNode } from "../support/node.ts";
 
 let t: TestNode | undefined;
 afterEach(() => {
@@ -40,7 +41,7 @@ describe("brute force → 429", () => {
       const r = await from(t, PEER, path, init);
       expect([path, r.status]).toEqual([path, 429]);
       expect(r.headers.get("retry-after")).toBe("53");
-      expect((await r.json()).error.code).toBe("TOO_MANY_ATTEMPTS");
+      expect((await json<ErrorAnswer>(r)).error.code).toBe("TOO_MANY_ATTEMPTS");
     }
     // routes without a token still answer, and other sources are not affected
     expect((await from(t, PEER, "/v1/trust", req("GET"))).status).toBe(200);

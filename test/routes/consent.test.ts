@@ -8,7 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { licenceBit, SCENE_DEFS, LICENCE_TYPES } from "../../src/scenes.ts";
 import { FLAG_CARD, toText } from "../../src/wire/code.ts";
-import { ADMIN, COMPANY_ID, foreignHolder, issue, makeGateway, makeNode, PERSON_ID, PERSON_ID_2, req, SICHUAN_SEED, sichuanNode, T0, verifyBatch, type TestNode } from "../helpers.ts";
+import { json, type AccessLog, type ErrorAnswer, type LicenceAnswer } from "../support/api.ts";
+import { COMPANY_ID, PERSON_ID, PERSON_ID_2 } from "../support/ids.ts";
+import { ADMIN, issue, makeGateway, makeNode, req, sichuanNode, T0, verifyBatch, type TestNode } from "../support/node.ts";
+import { foreignHolder, SICHUAN_SEED } from "../support/trust.ts";
 
 let t: TestNode;
 afterEach(() => t?.close());
@@ -17,20 +20,21 @@ const ID_CARD = { name: "张三", idNumber: PERSON_ID, address: "重庆市渝中
 const MEDICAL = { name: "张三", number: "CQ500000123" };
 const lic = (kind: string, id: string, type: string) => `/v1/subjects/${kind}/${id}/licences/${type}`;
 
-async function put(kind: string, id: string, type: string, fields: unknown) {
+/** Links a licence; tests read the body of refusals only. */
+async function put(kind: string, id: string, type: string, fields: unknown): Promise<{ status: number; body: ErrorAnswer }> {
   const res = await t.app.request(lic(kind, id, type), req("PUT", fields, ADMIN));
-  return { status: res.status, body: await res.json() };
+  return { status: res.status, body: await json<ErrorAnswer>(res) };
 }
 
 async function accessLog(kind: string, id: string) {
-  return (await (await t.app.request(`/v1/subjects/${kind}/${id}/access-log`, req("GET", undefined, ADMIN))).json()).entries;
+  return (await json<AccessLog>(await t.app.request(`/v1/subjects/${kind}/${id}/access-log`, req("GET", undefined, ADMIN)))).entries;
 }
 
 describe("e-licences", () => {
   test("PUT, GET, DELETE; fields validated per type with the bad field named", async () => {
     t = makeNode();
     expect((await put("person", PERSON_ID, "identity-card", ID_CARD)).status).toBe(200);
-    const got = await (await t.app.request(lic("person", PERSON_ID, "identity-card"), req("GET", undefined, ADMIN))).json();
+    const got = await json<LicenceAnswer>(await t.app.request(lic("person", PERSON_ID, "identity-card"), req("GET", undefined, ADMIN)));
     expect(got.fields).toEqual(ID_CARD);
     const bad: [string, string, string, unknown, string][] = [
       ["person", PERSON_ID, "identity-card", { name: "张三" }, "idNumber"],
@@ -57,7 +61,7 @@ describe("e-licences", () => {
     const del = await t.app.request(lic("person", PERSON_ID, "identity-card"), req("DELETE", undefined, ADMIN));
     expect(del.status).toBe(204);
     const gone = await t.app.request(lic("person", PERSON_ID, "identity-card"), req("GET", undefined, ADMIN));
-    expect([gone.status, (await gone.json()).error.code]).toEqual([404, "NOT_FOUND"]);
+    expect([gone.status, (await json<ErrorAnswer>(gone)).error.code]).toEqual([404, "NOT_FOUND"]);
     expect((await t.app.request(lic("person", PERSON_ID, "identity-card"), req("DELETE", undefined, ADMIN))).status).toBe(404);
   });
 });
@@ -75,10 +79,10 @@ describe("consent-based release (§5)", () => {
       h.presentText(T0, licenceBit("medical-insurance")), // consent to something the hotel does not need
       h.presentText(T0, all), // consent to everything: only what the scene needs leaves
     ]);
-    expect(body.results.map((r: any) => r.result)).toEqual(["OK", "OK", "OK"]);
-    expect(body.results[0].licences).toBeUndefined();
-    expect(body.results[1].licences).toBeUndefined();
-    expect(body.results[2].licences).toEqual({ "identity-card": ID_CARD });
+    expect(body.results.map((r) => r.result)).toEqual(["OK", "OK", "OK"]);
+    expect(body.results[0]!.licences).toBeUndefined();
+    expect(body.results[1]!.licences).toBeUndefined();
+    expect(body.results[2]!.licences).toEqual({ "identity-card": ID_CARD });
     const log = await accessLog("person", PERSON_ID);
     expect(log).toEqual([{ at: T0, gateway: expect.stringMatching(/^gw_/), scene: "hotel", licences: ["identity-card"] }]);
   });
@@ -90,9 +94,9 @@ describe("consent-based release (§5)", () => {
     await put("person", PERSON_ID, "identity-card", ID_CARD);
     await put("person", PERSON_ID, "medical-insurance", MEDICAL);
     const { body } = await verifyBatch(t, hospital, [h.presentText(T0, licenceBit("medical-insurance")), h.presentText(T0, licenceBit("medical-insurance") | licenceBit("identity-card"))]);
-    expect(body.results[0].licences).toEqual({ "medical-insurance": MEDICAL });
-    expect(body.results[1].licences).toEqual({ "medical-insurance": MEDICAL, "identity-card": ID_CARD });
-    expect((await accessLog("person", PERSON_ID)).map((e: any) => e.licences.sort())).toEqual([["medical-insurance"], ["identity-card", "medical-insurance"]]);
+    expect(body.results[0]!.licences).toEqual({ "medical-insurance": MEDICAL });
+    expect(body.results[1]!.licences).toEqual({ "medical-insurance": MEDICAL, "identity-card": ID_CARD });
+    expect((await accessLog("person", PERSON_ID)).map((e) => e.licences.sort())).toEqual([["medical-insurance"], ["identity-card", "medical-insurance"]]);
   });
 
   test("a metro gateway never receives licence data, even with full consent, and its path touches no disk", async () => {
@@ -104,8 +108,8 @@ describe("consent-based release (§5)", () => {
     t.node.db.close();
     const { status, body } = await verifyBatch(t, metro, [h.presentText(T0, 0xff), h.presentText(T0, 0xffff)]);
     expect(status).toBe(200);
-    expect(body.results.map((r: any) => [r.result, r.licences, r.flags])).toEqual([["OK", undefined, ["senior"]], ["OK", undefined, ["senior"]]]);
-    (t as any).close = () => t.node.checker.close?.(); // db already closed
+    expect(body.results.map((r) => [r.result, r.licences, r.flags])).toEqual([["OK", undefined, ["senior"]], ["OK", undefined, ["senior"]]]);
+    t.close = () => t.node.checker.close?.(); // db already closed
   });
 
   test("nothing linked, nothing released and nothing audited", async () => {
@@ -113,7 +117,7 @@ describe("consent-based release (§5)", () => {
     const bank = await makeGateway(t, "bank");
     const h = await issue(t, { idNumber: PERSON_ID });
     const { body } = await verifyBatch(t, bank, [h.presentText(T0, 0xff)]);
-    expect(body.results[0].licences).toBeUndefined();
+    expect(body.results[0]!.licences).toBeUndefined();
     expect(await accessLog("person", PERSON_ID)).toEqual([]);
   });
 
@@ -128,11 +132,11 @@ describe("consent-based release (§5)", () => {
     const bit = licenceBit("business-licence");
     const a = (await verifyBatch(t, hall, [e.presentText(T0, bit)])).body.results[0];
     expect(a).toMatchObject({ result: "OK", kind: "enterprise", licences: { "business-licence": bl } });
-    const b = (await verifyBatch(t, subsidy, [e.presentText(T0, bit)])).body.results[0];
+    const b = (await verifyBatch(t, subsidy, [e.presentText(T0, bit)])).body.results[0]!;
     expect(b.licences).toEqual({ "business-licence": bl });
-    const c = (await verifyBatch(t, hotel, [e.presentText(T0, bit)])).body.results[0];
+    const c = (await verifyBatch(t, hotel, [e.presentText(T0, bit)])).body.results[0]!;
     expect([c.result, c.licences]).toEqual(["OK", undefined]);
-    expect((await accessLog("enterprise", COMPANY_ID)).map((x: any) => x.scene)).toEqual(["gov-hall", "subsidy"]);
+    expect((await accessLog("enterprise", COMPANY_ID)).map((x) => x.scene)).toEqual(["gov-hall", "subsidy"]);
   });
 
   test("一卡通: a card tap and a phone code of one subject both pass; revoking the subject stops both", async () => {
@@ -143,13 +147,13 @@ describe("consent-based release (§5)", () => {
     expect(card.isCard).toBe(true);
     const tap = card.present(T0); // a card tap: the 212 raw bytes
     const { body } = await verifyBatch(t, bus, [phone.presentText(T0), { code: toText(tap), at: T0 }]);
-    expect(body.results.map((r: any) => r.result)).toEqual(["OK", "OK"]);
-    expect(body.results[1].flags).toEqual(["senior", "card"]);
-    expect(body.results[0].subject).toBe(body.results[1].subject);
-    const rev = await t.app.request("/v1/revocations", req("POST", { type: "subject", value: body.results[0].subject, reason: "holder deceased" }, ADMIN));
+    expect(body.results.map((r) => r.result)).toEqual(["OK", "OK"]);
+    expect(body.results[1]!.flags).toEqual(["senior", "card"]);
+    expect(body.results[0]!.subject).toBe(body.results[1]!.subject);
+    const rev = await t.app.request("/v1/revocations", req("POST", { type: "subject", value: body.results[0]!.subject, reason: "holder deceased" }, ADMIN));
     expect(rev.status).toBe(201);
     const after = await verifyBatch(t, bus, [phone.presentText(T0), card.presentText(T0)]);
-    expect(after.body.results.map((r: any) => r.result)).toEqual(["REVOKED", "REVOKED"]);
+    expect(after.body.results.map((r) => r.result)).toEqual(["REVOKED", "REVOKED"]);
     expect(after.body.revocations.seq).toBe(1);
   });
 });
@@ -176,8 +180,8 @@ describe("scene catalogue", () => {
       const hotel = await makeGateway(t, "hotel");
       const metro = await makeGateway(t, "metro");
       const sc = foreignHolder({ seed: SICHUAN_SEED, issuer: 510000, notBefore: T0 - 10, notAfter: T0 + 1000 });
-      expect((await verifyBatch(t, hotel, [sc.presentText(T0)])).body.results[0].result).toBe("OK");
-      expect((await verifyBatch(t, metro, [sc.presentText(T0)])).body.results[0].result).toBe("ISSUER_NOT_ACCEPTED");
+      expect((await verifyBatch(t, hotel, [sc.presentText(T0)])).body.results[0]!.result).toBe("OK");
+      expect((await verifyBatch(t, metro, [sc.presentText(T0)])).body.results[0]!.result).toBe("ISSUER_NOT_ACCEPTED");
       writeFileSync(file, JSON.stringify({ casino: { issuers: [500000] } }));
       expect(() => makeNode({ YUKUAI_SCENES_FILE: file })).toThrow("casino");
     } finally {

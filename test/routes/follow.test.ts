@@ -6,7 +6,9 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import { MemoryReplayWindow } from "../../src/verify/replay-window.ts";
-import { ADMIN, issue, makeGateway, makeNode, PERSON_ID, req, T0, verifyBatch, type TestNode } from "../helpers.ts";
+import { json, type AccessLog, type ErrorAnswer, type GatewayList, type IssuerKeyMade, type ReadyAnswer, type RevocationFeed, type TrustAnswer } from "../support/api.ts";
+import { PERSON_ID } from "../support/ids.ts";
+import { ADMIN, issue, makeGateway, makeNode, req, T0, verifyBatch, type TestNode } from "../support/node.ts";
 
 const FEED = "test-feed-token";
 const FOLLOWER_ADMIN = "follower-local-admin";
@@ -48,21 +50,21 @@ test("a follower verifies with the issuer's trust, gateways and revocations, app
   const h = await issue(issuer, { idNumber: PERSON_ID });
   expect(await follower.node.follower!.syncOnce()).toBe(true);
   expect((await follower.app.request("/readyz")).status).toBe(200);
-  const trust = await (await follower.app.request("/v1/trust")).json();
-  expect(trust).toEqual(await (await issuer.app.request("/v1/trust")).json());
+  const trust = await json<TrustAnswer>(await follower.app.request("/v1/trust"));
+  expect(trust).toEqual(await json<TrustAnswer>(await issuer.app.request("/v1/trust")));
   const ok = await verifyBatch(follower, metro, [h.presentText(T0)]);
-  expect(ok.body.results[0].result).toBe("OK");
+  expect(ok.body.results[0]!.result).toBe("OK");
   expect(ok.body.revocations).toEqual({ seq: 0, syncedAt: T0 });
   // one replay domain: the same code at the issuer node is REPLAY
-  expect((await verifyBatch(issuer, metro, [h.presentText(T0, 0, h.counter)])).body.results[0].result).toBe("REPLAY");
+  expect((await verifyBatch(issuer, metro, [h.presentText(T0, 0, h.counter)])).body.results[0]!.result).toBe("REPLAY");
   // a revocation on the issuer applies at the follower's next sync
-  await issuer.app.request("/v1/revocations", req("POST", { type: "credential", value: ok.body.results[0].serial }, ADMIN));
+  await issuer.app.request("/v1/revocations", req("POST", { type: "credential", value: ok.body.results[0]!.serial }, ADMIN));
   follower.clock.advance(1);
   expect(await follower.node.follower!.syncOnce()).toBe(true);
   const revoked = await verifyBatch(follower, metro, [h.presentText(T0 + 1)]);
-  expect(revoked.body.results[0].result).toBe("REVOKED");
+  expect(revoked.body.results[0]!.result).toBe("REVOKED");
   expect(revoked.body.revocations).toEqual({ seq: 1, syncedAt: T0 + 1 });
-  const feed = await (await follower.app.request("/v1/revocations?since=0", req("GET", undefined, FOLLOWER_ADMIN))).json();
+  const feed = await json<RevocationFeed>(await follower.app.request("/v1/revocations?since=0", req("GET", undefined, FOLLOWER_ADMIN)));
   expect(feed.entries.length).toBe(1);
   // a new gateway too
   const bus = await makeGateway(issuer, "bus");
@@ -95,7 +97,7 @@ test("the follower presents the feed token and never the admin token; the feed t
     ["POST", "/v1/verify", { code: "x" }],
   ] as const) {
     const res = await issuer.app.request(path, req(method, body, FEED));
-    expect([method, path, res.status, (await res.json()).error.code]).toEqual([method, path, 401, "UNAUTHORIZED"]);
+    expect([method, path, res.status, (await json<ErrorAnswer>(res)).error.code]).toEqual([method, path, 401, "UNAUTHORIZED"]);
   }
   // a gateway key reads no feed
   expect((await issuer.app.request("/v1/gateways", req("GET", undefined, metro))).status).toBe(401);
@@ -116,7 +118,7 @@ test("the poll loop (every 500 ms by default) applies a new revocation, a delete
   // revocation
   await issuer.app.request("/v1/revocations", req("POST", { type: "device", value: Buffer.from(h.fields.devicePub).toString("hex") }, ADMIN));
   // gateway deletion: 204, at once on the issuer node
-  const gw = (await (await issuer.app.request("/v1/gateways", req("GET", undefined, ADMIN))).json()).gateways.find((g: any) => g.scene === "bus");
+  const gw = (await json<GatewayList>(await issuer.app.request("/v1/gateways", req("GET", undefined, ADMIN)))).gateways.find((g) => g.scene === "bus")!;
   const del = await issuer.app.request(`/v1/gateways/${gw.id}`, req("DELETE", undefined, ADMIN));
   expect(del.status).toBe(204);
   expect((await verifyBatch(issuer, gone, [])).status).toBe(401);
@@ -124,16 +126,16 @@ test("the poll loop (every 500 ms by default) applies a new revocation, a delete
   // key rotation: kid 2 signs from now on
   const rotated = await issuer.app.request("/v1/issuer-keys", req("POST", undefined, ADMIN));
   expect(rotated.status).toBe(201);
-  expect((await rotated.json()).kid).toBe(2);
+  expect((await json<IssuerKeyMade>(rotated)).kid).toBe(2);
   await f.nextPoll();
   await f.nextPoll(); // a poll that started before the changes may have been under way
-  expect((await verifyBatch(follower, metro, [h.presentText(T0)])).body.results[0].result).toBe("REVOKED");
+  expect((await verifyBatch(follower, metro, [h.presentText(T0)])).body.results[0]!.result).toBe("REVOKED");
   expect((await verifyBatch(follower, gone, [])).status).toBe(401);
-  const kids = (await (await follower.app.request("/v1/trust")).json()).issuers[0].keys.map((k: any) => k.kid);
+  const kids = (await json<TrustAnswer>(await follower.app.request("/v1/trust"))).issuers[0]!.keys.map((k) => k.kid);
   expect(kids).toEqual([1, 2]);
   const fresh = await issue(issuer, { idNumber: PERSON_ID });
   expect(fresh.fields.kid).toBe(2);
-  expect((await verifyBatch(follower, metro, [fresh.presentText(T0)])).body.results[0].result).toBe("OK");
+  expect((await verifyBatch(follower, metro, [fresh.presentText(T0)])).body.results[0]!.result).toBe("OK");
   // the follower's database lost the deleted gateway too (a restart does not bring it back)
   const dir = follower.dir;
   follower.node.close();
@@ -154,12 +156,12 @@ test("licence scenes are answered by the issuer (release and audit happen there)
   await follower.node.follower!.syncOnce();
   const { body } = await verifyBatch(follower, hotel, [h.presentText(T0, 1)]);
   expect(body.results[0]).toMatchObject({ result: "OK", licences: { "identity-card": card } });
-  const log = await (await issuer.app.request(`/v1/subjects/person/${PERSON_ID}/access-log`, req("GET", undefined, ADMIN))).json();
+  const log = await json<AccessLog>(await issuer.app.request(`/v1/subjects/person/${PERSON_ID}/access-log`, req("GET", undefined, ADMIN)));
   expect(log.entries.length).toBe(1);
   issuerDown = true;
   const down = await follower.app.request("/v1/verify/batch", req("POST", { scans: [h.presentText(T0, 1)] }, hotel));
   expect(down.status).toBe(503);
-  expect((await down.json()).error.code).toBe("ISSUER_UNAVAILABLE");
+  expect((await json<ErrorAnswer>(down)).error.code).toBe("ISSUER_UNAVAILABLE");
 });
 
 test("a follower issues nothing, manages nothing and holds no licences: 403 FOLLOWER", async () => {
@@ -174,7 +176,7 @@ test("a follower issues nothing, manages nothing and holds no licences: 403 FOLL
     ["GET", `/v1/subjects/person/${PERSON_ID}/access-log`, undefined],
   ] as const) {
     const res = await follower.app.request(path, req(method, body, FOLLOWER_ADMIN));
-    expect([path, res.status, (await res.json()).error.code]).toEqual([path, 403, "FOLLOWER"]);
+    expect([path, res.status, (await json<ErrorAnswer>(res)).error.code]).toEqual([path, 403, "FOLLOWER"]);
   }
 });
 
@@ -189,7 +191,7 @@ test("readiness fails when the issuer has not answered for longer than the allow
   follower.clock.advance(1);
   const lag = await follower.app.request("/readyz");
   expect(lag.status).toBe(503);
-  expect((await lag.json()).checks.follow).toBe("lagging");
+  expect((await json<ReadyAnswer>(lag)).checks.follow).toBe("lagging");
   issuerDown = false;
   expect(await follower.node.follower!.syncOnce()).toBe(true);
   expect((await follower.app.request("/readyz")).status).toBe(200);
@@ -211,7 +213,7 @@ test("a feed whose sequence goes backwards (issuer restored from a backup) makes
   expect(await follower.node.follower!.syncOnce()).toBe(false);
   const r = await follower.app.request("/readyz");
   expect(r.status).toBe(503);
-  expect((await r.json()).checks.follow).toBe("feed-backwards");
+  expect((await json<ReadyAnswer>(r)).checks.follow).toBe("feed-backwards");
   expect(follower.logs.some((l) => l.includes("NOT READY") && l.includes("went backwards") && l.includes("applied 2"))).toBe(true);
   // it stays so, even when the feed looks sane again, until an operator resolves it
   restored = false;
@@ -224,11 +226,11 @@ test("the followed node's trust is taken only when every key passes the §2 key 
   let trust: unknown = null;
   pair({}, (path) => (path === "/v1/trust" && trust !== null ? Response.json(trust) : undefined));
   expect(await follower.node.follower!.syncOnce()).toBe(true);
-  const good = await (await issuer.app.request("/v1/trust")).json();
+  const good = await json<TrustAnswer>(await issuer.app.request("/v1/trust"));
   trust = { issuers: [...good.issuers, { issuer: 520000, name: "x", keys: [{ kid: 1, publicKey: smallOrder, notBefore: 0, notAfter: 0xffffffff, status: "active" }] }] };
   expect(await follower.node.follower!.syncOnce()).toBe(false);
   expect(follower.logs.some((l) => l.includes("trust refused") && l.includes("small order"))).toBe(true);
-  expect((await (await follower.app.request("/v1/trust")).json())).toEqual(good); // the last good trust stays
+  expect((await json<TrustAnswer>(await follower.app.request("/v1/trust")))).toEqual(good); // the last good trust stays
   trust = { issuers: [{ ...good.issuers[0], issuer: 510000 }] };
   expect(await follower.node.follower!.syncOnce()).toBe(false);
   expect(follower.logs.some((l) => l.includes("does not list issuer 500000"))).toBe(true);

@@ -8,8 +8,10 @@ import type { Server } from "bun";
 import { closeStreams, STREAM_LIMITS, streamWebSocket } from "../../src/routes/stream.ts";
 import { packr } from "../../src/routes/http.ts";
 import { OFF } from "../../src/wire/code.ts";
-import { issue, makeGateway, makeNode, PERSON_ID, PERSON_ID_2, T0, type TestNode } from "../helpers.ts";
-import { GatedChecker } from "../verify/gated-checker.ts";
+import { json, type BatchAnswer, type ErrorAnswer } from "../support/api.ts";
+import { GatedChecker } from "../support/gated-checker.ts";
+import { PERSON_ID, PERSON_ID_2 } from "../support/ids.ts";
+import { issue, makeGateway, makeNode, T0, type TestNode } from "../support/node.ts";
 
 let t: TestNode | undefined;
 let server: Server<unknown> | undefined;
@@ -32,10 +34,24 @@ function serve(tn: TestNode): string {
   return `127.0.0.1:${server.port}`;
 }
 
+/** §4 stream frames the node sends: an answer `{id, results, revocations}`, or an error `{id?, error}`. */
+type StreamAnswer = BatchAnswer & { id: string | number };
+type StreamError = ErrorAnswer & { id?: string | number };
+
+interface Frame<T> {
+  binary: boolean;
+  body: T;
+}
+
 interface Client {
   ws: WebSocket;
-  /** The next frame: text frames as parsed JSON, binary frames as unpacked msgpack (with `binary: true` beside). */
-  next(ms?: number): Promise<{ binary: boolean; body: any }>;
+  /**
+   * The next frame (its `message` event), as the shape `T`: text frames as parsed JSON, binary frames as
+   * unpacked msgpack (with `binary: true` beside). `ms` is a hang guard only: a frame that never comes fails
+   * here, named, rather than at the test's timeout.
+   */
+  next<T = StreamAnswer>(ms?: number): Promise<Frame<T>>;
+  /** The `close` event. */
   closed: Promise<CloseEvent>;
 }
 
@@ -43,10 +59,10 @@ async function connect(host: string, key: string | null): Promise<Client> {
   const ws = new WebSocket(`ws://${host}/v1/verify/stream`, key === null ? undefined : ({ headers: { authorization: `Bearer ${key}` } } as never));
   ws.binaryType = "arraybuffer";
   sockets.push(ws);
-  const queue: { binary: boolean; body: any }[] = [];
-  const waiters: ((m: { binary: boolean; body: any }) => void)[] = [];
-  ws.onmessage = (e) => {
-    const m = typeof e.data === "string" ? { binary: false, body: JSON.parse(e.data) } : { binary: true, body: packr.unpack(new Uint8Array(e.data)) };
+  const queue: Frame<unknown>[] = [];
+  const waiters: ((m: Frame<unknown>) => void)[] = [];
+  ws.onmessage = (e: MessageEvent<string | ArrayBuffer>) => {
+    const m: Frame<unknown> = typeof e.data === "string" ? { binary: false, body: JSON.parse(e.data) } : { binary: true, body: packr.unpack(new Uint8Array(e.data)) };
     const w = waiters.shift();
     if (w) w(m);
     else queue.push(m);
@@ -58,12 +74,12 @@ async function connect(host: string, key: string | null): Promise<Client> {
   });
   return {
     ws, closed,
-    next(ms = 3000) {
+    next<T>(ms = 3000): Promise<Frame<T>> {
       const m = queue.shift();
-      if (m) return Promise.resolve(m);
+      if (m) return Promise.resolve(m as Frame<T>);
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error("no frame within " + ms + " ms")), ms);
-        waiters.push((x) => { clearTimeout(timer); resolve(x); });
+        waiters.push((x) => { clearTimeout(timer); resolve(x as Frame<T>); });
       });
     },
   };
@@ -86,7 +102,7 @@ describe("GET /v1/verify/stream", () => {
     const { binary, body } = await c.next();
     expect(binary).toBe(false);
     expect(body.id).toBe("a1");
-    expect(body.results.map((r: any) => r.result)).toEqual(["OK", "MALFORMED", "OK", "REPLAY"]);
+    expect(body.results.map((r) => r.result)).toEqual(["OK", "MALFORMED", "OK", "REPLAY"]);
     expect(body.results[0]).toEqual({
       result: "OK", serial: Buffer.from(holder.fields.serial).toString("hex"), subject: Buffer.from(holder.fields.subject).toString("hex"),
       kind: "person", issuer: 500000, flags: [],
@@ -103,32 +119,32 @@ describe("GET /v1/verify/stream", () => {
     const { binary, body } = await c.next();
     expect(binary).toBe(true);
     expect(body.id).toBe(7);
-    expect(body.results.map((r: any) => r.result)).toEqual(["OK", "OK", "BAD_DEVICE_SIGNATURE", "MALFORMED"]);
+    expect(body.results.map((r) => r.result)).toEqual(["OK", "OK", "BAD_DEVICE_SIGNATURE", "MALFORMED"]);
   });
 
   test("a frame that is not a valid batch gets an error frame, and the connection stays open", async () => {
     const { key, holder, host } = await setup({ YUKUAI_MAX_BATCH: "2" });
     const c = await connect(host, key);
     c.ws.send("{not json");
-    expect(await c.next()).toEqual({ binary: false, body: { error: { code: "BAD_FRAME", message: "frame is not valid JSON" } } });
+    expect(await c.next<StreamError>()).toEqual({ binary: false, body: { error: { code: "BAD_FRAME", message: "frame is not valid JSON" } } });
     c.ws.send(new Uint8Array([0xc1]));
-    const m = await c.next();
+    const m = await c.next<StreamError>();
     expect(m.binary).toBe(true);
     expect(m.body.error.code).toBe("BAD_FRAME");
     c.ws.send(JSON.stringify([1, 2]));
-    expect((await c.next()).body.error.code).toBe("BAD_FRAME");
+    expect((await c.next<StreamError>()).body.error.code).toBe("BAD_FRAME");
     c.ws.send(JSON.stringify({ scans: [] }));
-    expect((await c.next()).body).toEqual({ error: { code: "BAD_FRAME", message: "a frame needs an \"id\": a string or a number" } });
+    expect((await c.next<StreamError>()).body).toEqual({ error: { code: "BAD_FRAME", message: "a frame needs an \"id\": a string or a number" } });
     c.ws.send(JSON.stringify({ id: "x" }));
-    const noScans = (await c.next()).body;
+    const noScans = (await c.next<StreamError>()).body;
     expect(noScans.id).toBe("x");
     expect(noScans.error.code).toBe("BAD_FRAME");
     c.ws.send(JSON.stringify({ id: "big", scans: ["a", "b", "c"] }));
-    expect((await c.next()).body).toEqual({ id: "big", error: { code: "BATCH_TOO_LARGE", message: "at most 2 scans per frame" } });
+    expect((await c.next<StreamError>()).body).toEqual({ id: "big", error: { code: "BATCH_TOO_LARGE", message: "at most 2 scans per frame" } });
     c.ws.send(JSON.stringify({ id: "ok", scans: [holder.presentText(T0)] }));
     const ok = (await c.next()).body;
     expect(ok.id).toBe("ok");
-    expect(ok.results[0].result).toBe("OK");
+    expect(ok.results[0]!.result).toBe("OK");
     expect(c.ws.readyState).toBe(WebSocket.OPEN);
   });
 
@@ -136,9 +152,9 @@ describe("GET /v1/verify/stream", () => {
     const { key, holder, host } = await setup({ YUKUAI_MAX_BODY_BYTES: "4096" });
     const c = await connect(host, key);
     c.ws.send(JSON.stringify({ id: 1, scans: ["x".repeat(5000)] }));
-    expect((await c.next()).body.error.code).toBe("FRAME_TOO_LARGE");
+    expect((await c.next<StreamError>()).body.error.code).toBe("FRAME_TOO_LARGE");
     c.ws.send(JSON.stringify({ id: 2, scans: [holder.presentText(T0)] }));
-    expect((await c.next()).body.results[0].result).toBe("OK");
+    expect((await c.next()).body.results[0]!.result).toBe("OK");
   });
 
   test("the gateway key is checked on the upgrade: 401 without one or with a wrong one; 426 without Upgrade", async () => {
@@ -146,13 +162,13 @@ describe("GET /v1/verify/stream", () => {
     const upgrade = { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" };
     const none = await fetch(`http://${host}/v1/verify/stream`, { headers: upgrade });
     expect(none.status).toBe(401);
-    expect((await none.json()).error.code).toBe("UNAUTHORIZED");
+    expect((await json<ErrorAnswer>(none)).error.code).toBe("UNAUTHORIZED");
     const wrong = await fetch(`http://${host}/v1/verify/stream`, { headers: { ...upgrade, authorization: "Bearer not-a-key" } });
     expect(wrong.status).toBe(401);
     await expect(connect(host, null)).rejects.toThrow();
     const plain = await fetch(`http://${host}/v1/verify/stream`, { headers: { authorization: `Bearer ${key}` } });
     expect(plain.status).toBe(426);
-    expect((await plain.json()).error.code).toBe("UPGRADE_REQUIRED");
+    expect((await json<ErrorAnswer>(plain)).error.code).toBe("UPGRADE_REQUIRED");
   });
 
   test("per connection at most STREAM_LIMITS.framesInFlight frames are verified; more get OVERLOADED at once", async () => {
@@ -161,21 +177,21 @@ describe("GET /v1/verify/stream", () => {
     const c = await connect(host, key);
     const n = STREAM_LIMITS.framesInFlight;
     for (let i = 0; i < n + 2; i++) c.ws.send(JSON.stringify({ id: i, scans: [holder.presentText(T0, 0, i + 1)] }));
-    const early = [await c.next(), await c.next()].map((m) => m.body);
+    const early = [await c.next<StreamError>(), await c.next<StreamError>()].map((m) => m.body);
     expect(early.map((b) => b.id).sort()).toEqual([n, n + 1]);
     for (const b of early) expect(b.error.code).toBe("OVERLOADED");
     expect(gate.waiting).toBe(n);
     gate.release();
-    const answered: any[] = [];
+    const answered: StreamAnswer[] = [];
     for (let i = 0; i < n; i++) answered.push((await c.next()).body);
-    expect(answered.map((b) => b.id).sort((a, b) => a - b)).toEqual([...Array(n).keys()]);
-    for (const b of answered) expect(b.results[0].result).toBe("OK");
+    expect(answered.map((b) => b.id as number).sort((a, b) => a - b)).toEqual([...Array(n).keys()]);
+    for (const b of answered) expect(b.results[0]!.result).toBe("OK");
     // capacity is back
     c.ws.send(JSON.stringify({ id: "after", scans: [holder.presentText(T0, 0, 100)] }));
     const p = c.next();
-    await Bun.sleep(10);
+    await gate.reached(1);
     gate.release();
-    expect((await p).body.results[0].result).toBe("OK");
+    expect((await p).body.results[0]!.result).toBe("OK");
   });
 
   test("a saturated node answers the frame with an OVERLOADED error frame (no queue, no timeout)", async () => {
@@ -184,14 +200,14 @@ describe("GET /v1/verify/stream", () => {
     const c = await connect(host, key);
     const c2 = await connect(host, key);
     c.ws.send(JSON.stringify({ id: "first", scans: [holder.presentText(T0), other.presentText(T0)] }));
-    await Bun.sleep(20);
+    await gate.reached(1); // both scans of "first" are in flight: the node's bound of 2 is held
     c2.ws.send(packr.pack({ id: "second", scans: [holder.presentText(T0)] }));
-    const refused = await c2.next();
+    const refused = await c2.next<StreamError>();
     expect(refused.binary).toBe(true);
     expect(refused.body.id).toBe("second");
     expect(refused.body.error.code).toBe("OVERLOADED");
     gate.release();
-    expect((await c.next()).body.results.map((r: any) => r.result)).toEqual(["OK", "OK"]);
+    expect((await c.next()).body.results.map((r) => r.result)).toEqual(["OK", "OK"]);
   });
 
   test("closeStreams (draining): frames in flight are answered, new ones refused, then close 1001", async () => {
@@ -199,12 +215,12 @@ describe("GET /v1/verify/stream", () => {
     const { key, holder, host } = await setup({}, gate);
     const c = await connect(host, key);
     c.ws.send(JSON.stringify({ id: "inflight", scans: [holder.presentText(T0)] }));
-    await Bun.sleep(20);
+    await gate.reached(1);
     closeStreams(t!.node.verifier);
     c.ws.send(JSON.stringify({ id: "late", scans: [holder.presentText(T0)] }));
-    expect((await c.next()).body).toMatchObject({ id: "late", error: { code: "SHUTTING_DOWN" } });
+    expect((await c.next<StreamError>()).body).toMatchObject({ id: "late", error: { code: "SHUTTING_DOWN" } });
     gate.release();
-    expect((await c.next()).body.results[0].result).toBe("OK");
+    expect((await c.next()).body.results[0]!.result).toBe("OK");
     expect((await c.closed).code).toBe(1001);
   });
 });

@@ -5,9 +5,10 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { Packr } from "msgpackr";
 import { toText, OFF } from "../../src/wire/code.ts";
 import { privateKeyFromSeed } from "../../src/crypto/ed25519.ts";
-import {
-  ADMIN, foreignHolder, issue, makeGateway, makeNode, PERSON_ID, PERSON_ID_2, req, SICHUAN_SEED, sichuanNode, T0, verifyBatch, type TestNode,
-} from "../helpers.ts";
+import { json, type BatchAnswer, type ErrorAnswer, type ReadyAnswer, type RevocationFeed, type ScanResult, type TrustAnswer } from "../support/api.ts";
+import { PERSON_ID, PERSON_ID_2 } from "../support/ids.ts";
+import { ADMIN, issue, makeGateway, makeNode, req, sichuanNode, T0, verifyBatch, type TestNode } from "../support/node.ts";
+import { foreignHolder, SICHUAN_SEED } from "../support/trust.ts";
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 const L = (1n << 252n) + 27742317777372353535851937790883648493n;
@@ -49,7 +50,7 @@ describe("results (§3)", () => {
 
   test("sliding window: above H, inside unseen, inside seen, below", async () => {
     const { key, holder } = await setup();
-    const r = async (counter: number) => (await verifyBatch(t, key, [holder.presentText(T0, 0, counter)])).body.results[0].result;
+    const r = async (counter: number) => (await verifyBatch(t, key, [holder.presentText(T0, 0, counter)])).body.results[0]!.result;
     expect(await r(100)).toBe("OK");
     expect(await r(37)).toBe("OK"); // H − 63 = 37 is inside the window and unseen
     expect(await r(37)).toBe("REPLAY");
@@ -67,7 +68,7 @@ describe("results (§3)", () => {
     const scans = ["hello", "YK1:$$$", toText(good).slice(0, -3), toText(v2), toText(k3), 42, null, { code: 7 }, { code: toText(good), at: "x" }, toText(good)];
     const { status, body } = await verifyBatch(t, key, scans);
     expect(status).toBe(200);
-    expect(body.results.map((r: any) => r.result)).toEqual([...Array(9).fill("MALFORMED"), "OK"]);
+    expect(body.results.map((r) => r.result)).toEqual([...Array(9).fill("MALFORMED"), "OK"]);
   });
 
   test("UNKNOWN_ISSUER: no key for the issuer and no route", async () => {
@@ -84,14 +85,14 @@ describe("results (§3)", () => {
     const metro = await makeGateway(t, "metro");
     const sc = foreignHolder({ seed: SICHUAN_SEED, issuer: 510000, notBefore: T0 - 10, notAfter: T0 + 1000 });
     expect((await verifyBatch(t, hotel, [sc.presentText(T0)])).body.results[0]).toEqual({ result: "ISSUER_NOT_ACCEPTED" });
-    const ok = (await verifyBatch(t, metro, [sc.presentText(T0)])).body.results[0];
+    const ok = (await verifyBatch(t, metro, [sc.presentText(T0)])).body.results[0]!;
     expect(ok.result).toBe("OK");
     expect(ok.issuer).toBe(510000);
   });
 
   test("BAD_ISSUER_SIGNATURE: flipped bit, S+L, and a swapped device key under a verified serial", async () => {
     const { key, holder } = await setup();
-    expect((await verifyBatch(t, key, [holder.presentText(T0)])).body.results[0].result).toBe("OK");
+    expect((await verifyBatch(t, key, [holder.presentText(T0)])).body.results[0]!.result).toBe("OK");
     const flipped = holder.present(T0); flipped[OFF.issuerSig + 5]! ^= 1;
     const malleated = addL(holder.present(T0), OFF.issuerSig);
     const { rawPublicKey } = await import("../../src/crypto/ed25519.ts");
@@ -101,7 +102,7 @@ describe("results (§3)", () => {
     // the thief signs with its own device key under the victim's serial and issuer signature
     const swapped = new Holder(privateKeyFromSeed(new Uint8Array(32).fill(1)), swappedCred);
     const { body } = await verifyBatch(t, key, [toText(flipped), toText(malleated), swapped.presentText(T0, 0, 50)]);
-    expect(body.results.map((r: any) => r.result)).toEqual(["BAD_ISSUER_SIGNATURE", "BAD_ISSUER_SIGNATURE", "BAD_ISSUER_SIGNATURE"]);
+    expect(body.results.map((r) => r.result)).toEqual(["BAD_ISSUER_SIGNATURE", "BAD_ISSUER_SIGNATURE", "BAD_ISSUER_SIGNATURE"]);
     expect(body.results[0]).toEqual({ result: "BAD_ISSUER_SIGNATURE" });
   });
 
@@ -111,9 +112,9 @@ describe("results (§3)", () => {
     const b = addL(holder.present(T0, 0, 11), OFF.deviceSig);
     const c = holder.present(T0, 0, 12); c[OFF.counter + 3] = 200; // counter changed after signing
     const { body } = await verifyBatch(t, key, [toText(a), toText(b), toText(c)]);
-    expect(body.results.map((r: any) => r.result)).toEqual(["BAD_DEVICE_SIGNATURE", "BAD_DEVICE_SIGNATURE", "BAD_DEVICE_SIGNATURE"]);
+    expect(body.results.map((r) => r.result)).toEqual(["BAD_DEVICE_SIGNATURE", "BAD_DEVICE_SIGNATURE", "BAD_DEVICE_SIGNATURE"]);
     // counters 10-12 and 200 were not recorded
-    for (const n of [10, 11, 12, 200]) expect((await verifyBatch(t, key, [holder.presentText(T0, 0, n)])).body.results[0].result).toBe("OK");
+    for (const n of [10, 11, 12, 200]) expect((await verifyBatch(t, key, [holder.presentText(T0, 0, n)])).body.results[0]!.result).toBe("OK");
   });
 
   test("NOT_YET_VALID and EXPIRED, with the clock skew", async () => {
@@ -124,14 +125,14 @@ describe("results (§3)", () => {
     const expired = foreignHolder({ seed: SICHUAN_SEED, issuer: 510000, notBefore: T0 - 1000, notAfter: T0 - 11 });
     const justIn = foreignHolder({ seed: SICHUAN_SEED, issuer: 510000, notBefore: T0 - 1000, notAfter: T0 - 10 });
     const { body } = await verifyBatch(t, key, [future, edge, expired, justIn].map((h) => h.presentText(T0)));
-    expect(body.results.map((r: any) => r.result)).toEqual(["NOT_YET_VALID", "OK", "EXPIRED", "OK"]);
+    expect(body.results.map((r) => r.result)).toEqual(["NOT_YET_VALID", "OK", "EXPIRED", "OK"]);
   });
 
   test("EXPIRED after validDays", async () => {
     const { key } = await setup();
     const h = await issue(t, { idNumber: PERSON_ID_2, validDays: 1 });
     t.clock.advance(86400 + 11);
-    expect((await verifyBatch(t, key, [h.presentText(T0 + 86400 + 11)])).body.results[0].result).toBe("EXPIRED");
+    expect((await verifyBatch(t, key, [h.presentText(T0 + 86400 + 11)])).body.results[0]!.result).toBe("EXPIRED");
   });
 
   test("REVOKED: by serial, subject, device key and issuer key; the feed lists them in order", async () => {
@@ -152,18 +153,18 @@ describe("results (§3)", () => {
       expect(await res.json()).toEqual({ seq: i + 1 });
     }
     const { body } = await verifyBatch(t, key, [...hs, sc].map((h) => h.presentText(T0)));
-    expect(body.results.map((r: any) => r.result)).toEqual(["REVOKED", "REVOKED", "REVOKED", "REVOKED"]);
+    expect(body.results.map((r) => r.result)).toEqual(["REVOKED", "REVOKED", "REVOKED", "REVOKED"]);
     expect(body.revocations.seq).toBe(4);
-    const feed = await (await t.app.request("/v1/revocations?since=1", req("GET", undefined, ADMIN))).json();
-    expect(feed.entries.map((e: any) => [e.seq, e.type, e.value])).toEqual([
+    const feed = await json<RevocationFeed>(await t.app.request("/v1/revocations?since=1", req("GET", undefined, ADMIN)));
+    expect(feed.entries.map((e) => [e.seq, e.type, e.value])).toEqual([
       [2, "subject", hex(hs[1]!.fields.subject)], [3, "device", hex(hs[2]!.fields.devicePub)], [4, "key", "510000:1"],
     ]);
     expect(feed.next).toBe(4);
-    expect(feed.entries[2].reason).toBe("key compromise drill");
-    const none = await (await t.app.request("/v1/revocations?since=9", req("GET", undefined, ADMIN))).json();
+    expect(feed.entries[2]!.reason).toBe("key compromise drill");
+    const none = await json<RevocationFeed>(await t.app.request("/v1/revocations?since=9", req("GET", undefined, ADMIN)));
     expect(none).toEqual({ entries: [], next: 9, last: 4 });
-    const trust = await (await t.app.request("/v1/trust")).json();
-    expect(trust.issuers.find((i: any) => i.issuer === 510000).keys[0].status).toBe("revoked");
+    const trust = await json<TrustAnswer>(await t.app.request("/v1/trust"));
+    expect(trust.issuers.find((i) => i.issuer === 510000)!.keys[0]!.status).toBe("revoked");
   });
 
   test("revocations survive a restart", async () => {
@@ -175,7 +176,7 @@ describe("results (§3)", () => {
     t.node.close();
     const t2 = makeNode({}, {}, dir);
     try {
-      expect((await verifyBatch(t2, key, [h.presentText(T0)])).body.results[0].result).toBe("REVOKED");
+      expect((await verifyBatch(t2, key, [h.presentText(T0)])).body.results[0]!.result).toBe("REVOKED");
       expect(t2.node.verifier.revocationStatus().seq).toBe(1);
     } finally {
       t2.node.close();
@@ -187,7 +188,7 @@ describe("results (§3)", () => {
     const { key, holder } = await setup();
     t.clock.advance(120);
     const now = T0 + 120;
-    const r = async (time: number) => (await verifyBatch(t, key, [holder.presentText(time)])).body.results[0].result;
+    const r = async (time: number) => (await verifyBatch(t, key, [holder.presentText(time)])).body.results[0]!.result;
     expect(await r(now - 61)).toBe("STALE");
     expect(await r(now + 11)).toBe("STALE");
     expect(await r(now - 60)).toBe("OK");
@@ -204,16 +205,16 @@ describe("results (§3)", () => {
     t = makeNode({}, { clock: new ManualClock((T0 + 30) * 1000) }, dir);
     // before the restart a code up to `skew` ahead of an `at` up to `skew` ahead of receive time could pass
     const early = await verifyBatch(t, key, [h.presentText(T0 + 29), h.presentText(T0 + 30), h.presentText(T0 + 40, 0, 100)]);
-    expect(early.body.results.map((r: any) => r.result)).toEqual(["STALE", "STALE", "STALE"]);
+    expect(early.body.results.map((r) => r.result)).toEqual(["STALE", "STALE", "STALE"]);
     const warming = await t.app.request("/readyz");
     expect(warming.status).toBe(503);
-    expect((await warming.json()).checks.replay).toBe("warming");
+    expect((await json<ReadyAnswer>(warming)).checks.replay).toBe("warming");
     t.clock.advance(19);
     expect((await t.app.request("/readyz")).status).toBe(503);
     t.clock.advance(1); // start + 20 s
     expect((await t.app.request("/readyz")).status).toBe(200);
     const later = await verifyBatch(t, key, [h.presentText(T0 + 49), h.presentText(T0 + 50)]);
-    expect(later.body.results.map((r: any) => r.result)).toEqual(["STALE", "OK"]);
+    expect(later.body.results.map((r) => r.result)).toEqual(["STALE", "OK"]);
   });
 
   test("start-up rule with a wider skew: 2 × 30 s", async () => {
@@ -221,17 +222,17 @@ describe("results (§3)", () => {
     const key = await makeGateway(t, "metro");
     const h = await issue(t, { idNumber: PERSON_ID });
     t.clock.advance(59);
-    expect((await verifyBatch(t, key, [h.presentText(T0 + 59)])).body.results[0].result).toBe("STALE");
+    expect((await verifyBatch(t, key, [h.presentText(T0 + 59)])).body.results[0]!.result).toBe("STALE");
     expect((await t.app.request("/readyz")).status).toBe(503);
     t.clock.advance(1);
-    expect((await verifyBatch(t, key, [h.presentText(T0 + 60)])).body.results[0].result).toBe("OK");
+    expect((await verifyBatch(t, key, [h.presentText(T0 + 60)])).body.results[0]!.result).toBe("OK");
     expect((await t.app.request("/readyz")).status).toBe(200);
   });
 
   test("`at` moves now back up to 300 s; outside that it is ignored", async () => {
     const { key, holder } = await setup();
     t.clock.advance(400);
-    const r = async (time: number, at: number) => (await verifyBatch(t, key, [{ code: holder.presentText(time), at }])).body.results[0].result;
+    const r = async (time: number, at: number) => (await verifyBatch(t, key, [{ code: holder.presentText(time), at }])).body.results[0]!.result;
     expect(await r(T0 + 110, T0 + 110)).toBe("OK"); // scanned 290 s ago, answered now
     expect(await r(T0 + 50, T0 + 50)).toBe("STALE"); // `at` 350 s back is ignored: receive time decides
     expect(await r(T0 + 400, T0 + 400 + 11)).toBe("OK"); // `at` beyond skew ignored
@@ -249,26 +250,30 @@ describe("results (§3)", () => {
       const local = await issue(t, { idNumber: PERSON_ID_2 });
       const scan = scHolder.presentText(T0);
       const { body } = await verifyBatch(t, key, [local.presentText(T0), scan, "junk", scan]);
-      expect(body.results.map((r: any) => r.result)).toEqual(["OK", "OK", "MALFORMED", "REPLAY"]);
-      expect(body.results[1].issuer).toBe(510000);
+      expect(body.results.map((r) => r.result)).toEqual(["OK", "OK", "MALFORMED", "REPLAY"]);
+      expect(body.results[1]!.issuer).toBe(510000);
       // a hotel does not accept Sichuan codes: refused here, never forwarded
       const hotel = await makeGateway(t, "hotel");
-      expect((await verifyBatch(t, hotel, [scHolder.presentText(T0)])).body.results[0].result).toBe("ISSUER_NOT_ACCEPTED");
+      expect((await verifyBatch(t, hotel, [scHolder.presentText(T0)])).body.results[0]!.result).toBe("ISSUER_NOT_ACCEPTED");
     } finally {
       up.close();
     }
-    // an upstream that never answers costs UPSTREAM_UNAVAILABLE within the timeout, not the batch
+    // an upstream that never answers costs UPSTREAM_UNAVAILABLE when the node gives up on it, not the batch
     t.close();
-    const hang = ((_u: string, init: RequestInit) => new Promise((_r, reject) => init.signal!.addEventListener("abort", () => reject(new Error("aborted"))))) as unknown as typeof fetch;
+    let abandoned = 0;
+    const hang = ((_u: string, init: RequestInit) => new Promise((_r, reject) => init.signal!.addEventListener("abort", () => {
+      abandoned++;
+      reject(new Error("aborted"));
+    }))) as unknown as typeof fetch;
     t = makeNode({ YUKUAI_UPSTREAM_TIMEOUT_MS: "50", YUKUAI_UPSTREAMS: JSON.stringify({ 510000: { url: "http://sichuan.invalid", key: "k" } }) }, { fetchFn: hang });
     const key = await makeGateway(t, "metro");
     const local = await issue(t, { idNumber: PERSON_ID });
     const sc = foreignHolder({ seed: SICHUAN_SEED, issuer: 510000, notBefore: T0 - 10, notAfter: T0 + 1000 });
-    const started = performance.now();
     const { status, body } = await verifyBatch(t, key, [sc.presentText(T0), local.presentText(T0)]);
     expect(status).toBe(200);
-    expect(body.results.map((r: any) => r.result)).toEqual(["UPSTREAM_UNAVAILABLE", "OK"]);
-    expect(performance.now() - started).toBeLessThan(5000);
+    expect(body.results.map((r) => r.result)).toEqual(["UPSTREAM_UNAVAILABLE", "OK"]);
+    // this upstream answers nothing, ever: the batch was answered because the node's timeout abandoned it
+    expect(abandoned).toBe(1);
   });
 
   test("an upstream's OK must be about the routed credential: naming its issuer and its serial", async () => {
@@ -284,7 +289,7 @@ describe("results (§3)", () => {
     t = makeNode({ YUKUAI_UPSTREAMS: JSON.stringify({ 510000: { url: "http://x.invalid", key: "k" } }) }, { fetchFn });
     const key = await makeGateway(t, "metro");
     const got: string[] = [];
-    for (let i = 0; i < answers.length; i++) got.push((await verifyBatch(t, key, [sc.presentText(T0, 0, i + 1)])).body.results[0].result);
+    for (let i = 0; i < answers.length; i++) got.push((await verifyBatch(t, key, [sc.presentText(T0, 0, i + 1)])).body.results[0]!.result);
     expect(got).toEqual([...Array(7).fill("UPSTREAM_UNAVAILABLE"), "OK", "REVOKED", "STALE"]);
   });
 
@@ -293,7 +298,7 @@ describe("results (§3)", () => {
     t = makeNode({ YUKUAI_UPSTREAMS: JSON.stringify({ 510000: { url: "http://x.invalid", key: "k" } }) }, { fetchFn: bad });
     const key = await makeGateway(t, "metro");
     const sc = foreignHolder({ seed: SICHUAN_SEED, issuer: 510000, notBefore: T0 - 10, notAfter: T0 + 1000 });
-    expect((await verifyBatch(t, key, [sc.presentText(T0)])).body.results[0].result).toBe("UPSTREAM_UNAVAILABLE");
+    expect((await verifyBatch(t, key, [sc.presentText(T0)])).body.results[0]!.result).toBe("UPSTREAM_UNAVAILABLE");
   });
 });
 
@@ -304,19 +309,19 @@ describe("replay store full (§3: fail closed)", () => {
     const holders = [];
     for (let i = 0; i < 17; i++) holders.push(await issue(t, { idNumber: PERSON_ID }));
     const first = await verifyBatch(t, key, holders.slice(0, 16).map((h) => h.presentText(T0)));
-    expect(first.body.results.every((r: any) => r.result === "OK")).toBe(true);
+    expect(first.body.results.every((r) => r.result === "OK")).toBe(true);
     const refused = await t.app.request("/v1/verify/batch", req("POST", { scans: [holders[0]!.presentText(T0), holders[16]!.presentText(T0, 0, 5)] }, key));
     expect(refused.status).toBe(503);
-    expect((await refused.json()).error.code).toBe("REPLAY_STORE_FULL");
+    expect((await json<ErrorAnswer>(refused)).error.code).toBe("REPLAY_STORE_FULL");
     expect(refused.headers.get("retry-after")).toBeTruthy();
     expect((await t.app.request("/readyz")).status).toBe(503);
     expect(await (await t.app.request("/metrics")).text()).toContain("yukuai_replay_full 1");
     // a serial already held is still served
-    expect((await verifyBatch(t, key, [holders[1]!.presentText(T0)])).body.results[0].result).toBe("OK");
+    expect((await verifyBatch(t, key, [holders[1]!.presentText(T0)])).body.results[0]!.result).toBe("OK");
     // after the retention (380 s) the old serials expire and the refused scan (counter 5) is accepted: it was not recorded
     t.clock.advance(381);
     expect((await t.app.request("/readyz")).status).toBe(200);
-    expect((await verifyBatch(t, key, [holders[16]!.presentText(T0 + 381, 0, 5)])).body.results[0].result).toBe("OK");
+    expect((await verifyBatch(t, key, [holders[16]!.presentText(T0 + 381, 0, 5)])).body.results[0]!.result).toBe("OK");
   });
 });
 
@@ -325,7 +330,7 @@ describe("single verify, msgpack and content negotiation", () => {
     const { key, holder } = await setup();
     const res = await t.app.request("/v1/verify", req("POST", { code: holder.presentText(T0) }, key));
     expect(res.status).toBe(200);
-    expect((await res.json()).result).toBe("OK");
+    expect((await json<ScanResult>(res)).result).toBe("OK");
     const junk = await t.app.request("/v1/verify", req("POST", { code: "nope" }, key));
     expect(await junk.json()).toEqual({ result: "MALFORMED" });
   });
@@ -336,15 +341,15 @@ describe("single verify, msgpack and content negotiation", () => {
     const res = await t.app.request("/v1/verify/batch", { method: "POST", headers: { "content-type": "application/msgpack", authorization: `Bearer ${key}` }, body });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("application/msgpack");
-    const out = packr.unpack(new Uint8Array(await res.arrayBuffer()));
-    expect(out.results.map((r: any) => r.result)).toEqual(["OK", "OK", "OK", "MALFORMED"]);
+    const out = packr.unpack(new Uint8Array(await res.arrayBuffer())) as BatchAnswer;
+    expect(out.results.map((r) => r.result)).toEqual(["OK", "OK", "OK", "MALFORMED"]);
     expect(out.revocations.seq).toBe(0);
     const asJson = await t.app.request("/v1/verify/batch", {
       method: "POST", headers: { "content-type": "application/msgpack", accept: "application/json", authorization: `Bearer ${key}` },
       body: packr.pack({ scans: [holder.present(T0)] }),
     });
     expect(asJson.headers.get("content-type")).toBe("application/json");
-    expect((await asJson.json()).results[0].result).toBe("OK");
+    expect((await json<BatchAnswer>(asJson)).results[0]!.result).toBe("OK");
     const asPack = await t.app.request("/v1/verify/batch", req("POST", { scans: [] }, key, { accept: "application/msgpack" }));
     expect(packr.unpack(new Uint8Array(await asPack.arrayBuffer()))).toEqual({ results: [], revocations: { seq: 0, syncedAt: T0 } });
   });
@@ -356,7 +361,7 @@ describe("errors (§4)", () => {
     for (const token of [undefined, "nope", ADMIN]) {
       const res = await t.app.request("/v1/verify/batch", req("POST", { scans: [holder.presentText(T0)] }, token));
       expect(res.status).toBe(401);
-      expect((await res.json()).error.code).toBe("UNAUTHORIZED");
+      expect((await json<ErrorAnswer>(res)).error.code).toBe("UNAUTHORIZED");
     }
     const single = await t.app.request("/v1/verify", req("POST", { code: holder.presentText(T0) }));
     expect(single.status).toBe(401);
@@ -373,7 +378,7 @@ describe("errors (§4)", () => {
       expect(res.status).toBe(400);
       // errors come in the request's format (§4)
       const bytes = new Uint8Array(await res.arrayBuffer());
-      const e = (res.headers.get("content-type") === "application/msgpack" ? packr.unpack(bytes) : JSON.parse(new TextDecoder().decode(bytes))).error;
+      const e = ((res.headers.get("content-type") === "application/msgpack" ? packr.unpack(bytes) : JSON.parse(new TextDecoder().decode(bytes))) as ErrorAnswer).error;
       expect(typeof e.code).toBe("string");
       expect(e.message.length).toBeGreaterThan(0);
     }
@@ -384,33 +389,33 @@ describe("errors (§4)", () => {
     const big = JSON.stringify({ scans: Array(40).fill(holder.presentText(T0)) });
     const declared = await t.app.request("/v1/verify/batch", req("POST", JSON.parse(big), key));
     expect(declared.status).toBe(413);
-    expect((await declared.json()).error.code).toBe("BODY_TOO_LARGE");
+    expect((await json<ErrorAnswer>(declared)).error.code).toBe("BODY_TOO_LARGE");
     const stream = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode(big)); c.close(); } });
     const streamed = await t.app.request("/v1/verify/batch", { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: stream, duplex: "half" } as RequestInit);
     expect(streamed.status).toBe(413);
     const batch = await t.app.request("/v1/verify/batch", req("POST", { scans: Array(4).fill("x") }, key));
     expect(batch.status).toBe(413);
-    expect((await batch.json()).error.code).toBe("BATCH_TOO_LARGE");
+    expect((await json<ErrorAnswer>(batch)).error.code).toBe("BATCH_TOO_LARGE");
   });
 
   test("415 for another content type, 404 for an unknown path", async () => {
     const { key } = await setup();
     const res = await t.app.request("/v1/verify/batch", { method: "POST", headers: { "content-type": "text/plain", authorization: `Bearer ${key}` }, body: "{}" });
     expect(res.status).toBe(415);
-    expect((await res.json()).error.code).toBe("UNSUPPORTED_MEDIA_TYPE");
+    expect((await json<ErrorAnswer>(res)).error.code).toBe("UNSUPPORTED_MEDIA_TYPE");
     const none = await t.app.request("/v1/verify/batch", { method: "POST", headers: { authorization: `Bearer ${key}` }, body: "{}" });
     expect(none.status).toBe(415);
     const nf = await t.app.request("/v2/nothing");
     expect(nf.status).toBe(404);
-    expect((await nf.json()).error.code).toBe("NOT_FOUND");
+    expect((await json<ErrorAnswer>(nf)).error.code).toBe("NOT_FOUND");
   });
 
   test("an internal fault is a 500 with the error body, and the log line carries no request data", async () => {
     const { key, holder } = await setup();
-    (t.node as any).pipeline.verifyBatch = async () => { throw new Error("boom"); };
+    t.node.pipeline.verifyBatch = async () => { throw new Error("boom"); };
     const res = await t.app.request("/v1/verify/batch", req("POST", { scans: [holder.presentText(T0)] }, key));
     expect(res.status).toBe(500);
-    expect((await res.json()).error.code).toBe("INTERNAL");
+    expect((await json<ErrorAnswer>(res)).error.code).toBe("INTERNAL");
     expect(t.logs.join("\n")).toContain("boom");
     expect(t.logs.join("\n")).not.toContain(PERSON_ID);
   });

@@ -5,7 +5,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { Holder, newDeviceKey } from "../../src/holder/holder.ts";
+import { json, type GatewayMade, type IssuedCredential } from "./api.ts";
 import { freePort } from "./net.ts";
+import { pollUntil } from "./poll.ts";
 
 export const ROOT = resolve(import.meta.dir, "../..");
 
@@ -51,20 +54,23 @@ export async function spawnNode(env: Record<string, string>, argv: string[] = [p
   return { proc, pid: proc.pid, base: `http://127.0.0.1:${port}`, dir, out: () => out, stopped: false };
 }
 
-/** Polls `path` until it answers 200 (process start-up; §3 warm-up for /readyz). */
-export async function waitFor(n: NodeProcess, path: "/healthz" | "/readyz", ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (n.proc.exitCode !== null) break;
-    try {
-      if ((await fetch(n.base + path)).status === 200) return;
-    } catch { /* not listening yet */ }
-    await Bun.sleep(50);
+/** Polls `path` until it answers 200 (process start-up; §3 warm-up for /readyz), `attempts` × 50 ms at most. */
+export async function waitFor(n: NodeProcess, path: "/healthz" | "/readyz", attempts = 300): Promise<void> {
+  try {
+    await pollUntil(`${n.base}${path} answering 200`, async () => {
+      if (n.proc.exitCode !== null) throw new Error(`exited with ${n.proc.exitCode}`);
+      try {
+        return (await fetch(n.base + path)).status === 200;
+      } catch {
+        return false; // not listening yet
+      }
+    }, { attempts });
+  } catch (e) {
+    throw new Error(`${n.base}${path} never answered 200 (${(e as Error).message})\n${n.out()}`);
   }
-  throw new Error(`${n.base}${path} never answered 200 (exit ${n.proc.exitCode})\n${n.out()}`);
 }
 
-/** Ends the process (SIGCONT first if stopped; SIGTERM, then SIGKILL after 3 s) and removes its data dir. */
+/** Ends the process (SIGCONT first if stopped; SIGTERM, then SIGKILL after 3 s, a hang guard) and removes its data dir. */
 export async function stopNode(n: NodeProcess): Promise<void> {
   if (n.proc.exitCode === null && n.proc.signalCode === null) {
     if (n.stopped) {
@@ -81,3 +87,19 @@ export async function stopNode(n: NodeProcess): Promise<void> {
 
 export const post = (base: string, path: string, body: unknown, token: string) =>
   fetch(base + path, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+
+/** A gateway of `scene` made on the node at `base`; its key. */
+export async function gatewayAt(base: string, admin: string, scene: string, name = `${scene} gate`): Promise<string> {
+  const res = await post(base, "/v1/gateways", { name, scene }, admin);
+  if (res.status !== 201) throw new Error(`gateway at ${base}: ${res.status} ${await res.text()}`);
+  return (await json<GatewayMade>(res)).key;
+}
+
+/** A person credential issued by the node at `base` to a fresh device key: its holder and serial. */
+export async function issueAt(base: string, admin: string, idNumber: string): Promise<{ holder: Holder; serial: string }> {
+  const device = newDeviceKey();
+  const res = await post(base, "/v1/credentials", { kind: "person", idNumber, devicePublicKey: Buffer.from(device.publicKey).toString("base64url") }, admin);
+  if (res.status !== 201) throw new Error(`issue at ${base}: ${res.status} ${await res.text()}`);
+  const j = await json<IssuedCredential>(res);
+  return { holder: new Holder(device.privateKey, new Uint8Array(Buffer.from(j.credential, "base64url"))), serial: j.serial };
+}

@@ -2,10 +2,10 @@
  * A throwaway redis-server on loopback for tests (`.ci/run` installs Debian's redis-server).
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { freePort } from "./net.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-
+import { freePort } from "./net.ts";
+import { pollUntil } from "./poll.ts";
 
 export interface TestRedis {
   url: string;
@@ -31,13 +31,13 @@ export async function startRedis(extra: string[] = []): Promise<TestRedis> {
     async start() {
       proc = Bun.spawn([bin, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir,
         "--maxmemory-policy", "noeviction", ...extra], { stdout: "ignore", stderr: "ignore" });
-      for (let i = 0; i < 100; i++) {
+      await pollUntil("redis-server answering PING", async () => {
         try {
-          if ((await r.cli("PING")).trim() === "PONG") return;
-        } catch { /* not up yet */ }
-        await Bun.sleep(50);
-      }
-      throw new Error("redis-server did not start");
+          return (await r.cli("PING")).trim() === "PONG";
+        } catch {
+          return false; // not up yet
+        }
+      });
     },
     async stop() {
       if (!proc) return;

@@ -16,11 +16,11 @@ import { join } from "node:path";
 import { privateKeyFromSeed } from "../../src/crypto/ed25519.ts";
 import { RedisReplayStore } from "../../src/verify/redis-replay.ts";
 import { encodePresentationBody, OFF, signCredential, toText } from "../../src/wire/code.ts";
-import {
-  ADMIN, foreignHolder, issue, makeGateway, makeNode, PERSON_ID, PERSON_ID_2, req, sichuanNode, startNode, T0, verifyBatch, type TestNode,
-} from "../helpers.ts";
+import { json, type AccessLog, type BatchAnswer, type ErrorAnswer, type IssuerKeyMade, type TrustAnswer } from "../support/api.ts";
+import { PERSON_ID, PERSON_ID_2 } from "../support/ids.ts";
+import { ADMIN, issue, makeGateway, makeNode, req, sichuanNode, startNode, T0, verifyBatch, type TestNode } from "../support/node.ts";
 import { startRedis, type TestRedis } from "../support/redis.ts";
-import { SICHUAN_SEED } from "../support/trust.ts";
+import { foreignHolder, SICHUAN_SEED } from "../support/trust.ts";
 
 let t: TestNode | undefined;
 afterEach(() => {
@@ -29,7 +29,7 @@ afterEach(() => {
 });
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
-const results = (r: { body: any }) => r.body.results.map((x: any) => x.result);
+const results = (r: { body: BatchAnswer }) => r.body.results.map((x) => x.result);
 /** A Sichuan credential (the test issuer the node trusts by list) copying fields of a Chongqing victim. */
 const impostor = (victim: { serial?: Uint8Array; subject?: Uint8Array }) =>
   foreignHolder({ seed: SICHUAN_SEED, issuer: 510000, notBefore: T0 - 10, notAfter: T0 + 1000, ...victim });
@@ -85,15 +85,15 @@ describe("licences and the access log belong to this node's own issuer (§7)", (
       const card = { name: "张三", idNumber: PERSON_ID };
       expect((await t.app.request(`/v1/subjects/person/${PERSON_ID}/licences/identity-card`, req("PUT", card, ADMIN))).status).toBe(200);
       const forged = impostor({ subject: victim.fields.subject });
-      const r = (await verifyBatch(t, hotel, [forged.presentText(T0, 1)])).body.results[0];
+      const r = (await verifyBatch(t, hotel, [forged.presentText(T0, 1)])).body.results[0]!;
       expect(r.result).toBe("OK");
       expect(r.issuer).toBe(510000);
       expect(r.licences).toBeUndefined();
-      const log = await (await t.app.request(`/v1/subjects/person/${PERSON_ID}/access-log`, req("GET", undefined, ADMIN))).json();
+      const log = await json<AccessLog>(await t.app.request(`/v1/subjects/person/${PERSON_ID}/access-log`, req("GET", undefined, ADMIN)));
       expect(log.entries).toEqual([]);
       // the victim's own code still releases, and is logged
-      expect((await verifyBatch(t, hotel, [victim.presentText(T0, 1)])).body.results[0].licences).toEqual({ "identity-card": card });
-      const after = await (await t.app.request(`/v1/subjects/person/${PERSON_ID}/access-log`, req("GET", undefined, ADMIN))).json();
+      expect((await verifyBatch(t, hotel, [victim.presentText(T0, 1)])).body.results[0]!.licences).toEqual({ "identity-card": card });
+      const after = await json<AccessLog>(await t.app.request(`/v1/subjects/person/${PERSON_ID}/access-log`, req("GET", undefined, ADMIN)));
       expect(after.entries.length).toBe(1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -113,7 +113,7 @@ describe("revocation by serial and by subject is scoped to the node's own issuer
     const sameSerial = impostor({ serial: a.fields.serial });
     const sameSubject = impostor({ subject: b.fields.subject });
     const { body } = await verifyBatch(t, metro, [a.presentText(T0), b.presentText(T0), sameSerial.presentText(T0), sameSubject.presentText(T0)]);
-    expect(body.results.map((r: any) => r.result)).toEqual(["REVOKED", "REVOKED", "OK", "OK"]);
+    expect(body.results.map((r) => r.result)).toEqual(["REVOKED", "REVOKED", "OK", "OK"]);
     // a device key is the holder's chip or phone: compromised is compromised, whoever issued the credential
     const shared = impostor({});
     await t.app.request("/v1/revocations", req("POST", { type: "device", value: hex(shared.fields.devicePub) }, ADMIN));
@@ -173,16 +173,16 @@ describe("the node's own key ring (§7)", () => {
     t.clock.advance(5);
     const res = await t.app.request("/v1/issuer-keys", req("POST", undefined, ADMIN));
     expect(res.status).toBe(201);
-    const made = await res.json();
+    const made = await json<IssuerKeyMade>(res);
     expect(made).toMatchObject({ issuer: 500000, kid: 2, notBefore: T0 + 5, notAfter: 0xffffffff });
-    const trust = (await (await t.app.request("/v1/trust")).json()).issuers[0].keys;
-    expect(trust.map((k: any) => [k.kid, k.notBefore, k.notAfter, k.status])).toEqual([[1, T0 - 20, T0 + 5, "active"], [2, T0 + 5, 0xffffffff, "active"]]);
-    expect(trust[1].publicKey).toBe(made.publicKey);
+    const trust = (await json<TrustAnswer>(await t.app.request("/v1/trust"))).issuers[0]!.keys;
+    expect(trust.map((k) => [k.kid, k.notBefore, k.notAfter, k.status])).toEqual([[1, T0 - 20, T0 + 5, "active"], [2, T0 + 5, 0xffffffff, "active"]]);
+    expect(trust[1]!.publicKey).toBe(made.publicKey);
     const fresh = await issue(t, { idNumber: PERSON_ID_2 });
     expect(fresh.fields.kid).toBe(2);
     expect(results(await verifyBatch(t, metro, [old.presentText(T0 + 5), fresh.presentText(T0 + 5)]))).toEqual(["OK", "OK"]);
     // kid 1's period has ended: a credential it signs after the rotation (a leaked old key) verifies nothing
-    const kid1Seed = JSON.parse(readFileSync(join(t.dir, "issuer-500000.keys.json"), "utf8")).keys[0].seed;
+    const kid1Seed = JSON.parse(readFileSync(join(t.dir, "issuer-500000.keys.json"), "utf8")).keys[0]!.seed;
     const late = foreignHolder({ seed: new Uint8Array(Buffer.from(kid1Seed, "hex")), issuer: 500000, kid: 1, notBefore: T0 + 6, notAfter: T0 + 1000 });
     expect(results(await verifyBatch(t, metro, [late.presentText(T0 + 6)]))).toEqual(["UNKNOWN_ISSUER"]);
     // the ring survives a restart
@@ -199,10 +199,10 @@ describe("the node's own key ring (§7)", () => {
     const h = await issue(t, { idNumber: PERSON_ID });
     await t.app.request("/v1/revocations", req("POST", { type: "key", value: "500000:1", reason: "compromise" }, ADMIN));
     expect(results(await verifyBatch(t, metro, [h.presentText(T0)]))).toEqual(["REVOKED"]);
-    expect((await (await t.app.request("/v1/trust")).json()).issuers[0].keys[0].status).toBe("revoked");
+    expect((await json<TrustAnswer>(await t.app.request("/v1/trust"))).issuers[0]!.keys[0]!.status).toBe("revoked");
     const refused = await t.app.request("/v1/credentials", req("POST", { kind: "person", idNumber: PERSON_ID, devicePublicKey: Buffer.from(h.fields.devicePub).toString("base64url") }, ADMIN));
     expect(refused.status).toBe(409);
-    expect((await refused.json()).error.code).toBe("ISSUER_KEY_REVOKED");
+    expect((await json<ErrorAnswer>(refused)).error.code).toBe("ISSUER_KEY_REVOKED");
     expect((await t.app.request("/v1/issuer-keys", req("POST", undefined, ADMIN))).status).toBe(201);
     const again = await issue(t, { idNumber: PERSON_ID });
     expect(again.fields.kid).toBe(2);

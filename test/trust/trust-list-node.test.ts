@@ -4,13 +4,16 @@
  * refused, and past nextUpdate its issuers stop verifying and the node is not ready.
  */
 import { afterEach, describe, expect, test } from "bun:test";
+import type { JWK } from "jose";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ManualClock } from "../../src/clock.ts";
 import { signTrustList, type TrustList } from "../../src/trust/list.ts";
-import { foreignHolder, makeGateway, PERSON_ID, startNode, T0, verifyBatch, type TestNode } from "../helpers.ts";
-import { AUTHORITY_SEED, b64u, sichuanEntry, SICHUAN_SEED, trustListEnv } from "../support/trust.ts";
+import { json, type ReadyAnswer, type TrustAnswer } from "../support/api.ts";
+import { PERSON_ID } from "../support/ids.ts";
+import { issue, makeGateway, makeNode, startNode, T0, verifyBatch, type TestNode } from "../support/node.ts";
+import { AUTHORITY_SEED, b64u, foreignHolder, SICHUAN_SEED, sichuanEntry, trustListEnv } from "../support/trust.ts";
 
 let t: TestNode | undefined;
 afterEach(() => {
@@ -35,11 +38,11 @@ describe("taking a list", () => {
     const metro = await makeGateway(t, "metro");
     const r = (await verifyBatch(t, metro, [sichuanCode()])).body.results[0];
     expect(r).toMatchObject({ result: "OK", issuer: 510000 });
-    const trust = await (await t.app.request("/v1/trust")).json();
-    expect(trust.issuers.map((i: any) => i.issuer)).toEqual([500000, 510000]);
+    const trust = await json<TrustAnswer>(await t.app.request("/v1/trust"));
+    expect(trust.issuers.map((i) => i.issuer)).toEqual([500000, 510000]);
     expect(trust.issuers[1]).toMatchObject({ trustedUntil: T0 + WEEK, keys: [{ kid: 1, status: "active" }] });
-    expect(trust.issuers[0].trustedUntil).toBeUndefined(); // own keys do not expire with a list
-    const ready = await (await t.app.request("/readyz")).json();
+    expect(trust.issuers[0]!.trustedUntil).toBeUndefined(); // own keys do not expire with a list
+    const ready = await json<ReadyAnswer>(await t.app.request("/readyz"));
     expect(ready.checks).toEqual({ replay: true, trust: true });
     const m = await metrics(t);
     expect(m).toContain("yukuai_trust_list_version 3");
@@ -53,7 +56,7 @@ describe("taking a list", () => {
     const { env } = await trustListEnv(list(1));
     t = await startNode({ ...env, YUKUAI_TRUST_LIST: "https://authority.invalid/list.jws" }, { fetchFn });
     const metro = await makeGateway(t, "metro");
-    expect((await verifyBatch(t, metro, [sichuanCode()])).body.results[0].result).toBe("OK");
+    expect((await verifyBatch(t, metro, [sichuanCode()])).body.results[0]!.result).toBe("OK");
   });
 
   test("entries for the node's own issuer are ignored: a list cannot add or replace a Chongqing key", async () => {
@@ -66,18 +69,18 @@ describe("taking a list", () => {
     const metro = await makeGateway(t, "metro");
     const forged = [1, 7].map((kid) => foreignHolder({ seed: attacker, issuer: 500000, kid, notBefore: T0 - 10, notAfter: T0 + 1000 }).presentText(T0));
     const { body } = await verifyBatch(t, metro, forged);
-    expect(body.results.map((r: any) => r.result)).toEqual(["BAD_ISSUER_SIGNATURE", "UNKNOWN_ISSUER"]);
-    const trust = await (await t.app.request("/v1/trust")).json();
-    expect(trust.issuers.find((i: any) => i.issuer === 500000).keys.map((k: any) => k.publicKey)).not.toContain(attackerKey);
+    expect(body.results.map((r) => r.result)).toEqual(["BAD_ISSUER_SIGNATURE", "UNKNOWN_ISSUER"]);
+    const trust = await json<TrustAnswer>(await t.app.request("/v1/trust"));
+    expect(trust.issuers.find((i) => i.issuer === 500000)!.keys.map((k) => k.publicKey)).not.toContain(attackerKey);
   });
 
   test("a key listed as revoked makes its credentials REVOKED and shows as revoked", async () => {
     const { env } = await trustListEnv(list(1, { issuers: [sichuanEntry({ status: "revoked" })] }));
     t = await startNode(env);
     const metro = await makeGateway(t, "metro");
-    expect((await verifyBatch(t, metro, [sichuanCode()])).body.results[0].result).toBe("REVOKED");
-    const trust = await (await t.app.request("/v1/trust")).json();
-    expect(trust.issuers[1].keys[0].status).toBe("revoked");
+    expect((await verifyBatch(t, metro, [sichuanCode()])).body.results[0]!.result).toBe("REVOKED");
+    const trust = await json<TrustAnswer>(await t.app.request("/v1/trust"));
+    expect(trust.issuers[1]!.keys[0]!.status).toBe("revoked");
   });
 
   test("an issuer key verifies only credentials whose notBefore lies in its period (§3); otherwise UNKNOWN_ISSUER", async () => {
@@ -86,7 +89,7 @@ describe("taking a list", () => {
     const metro = await makeGateway(t, "metro");
     const codes = [T0 - 1001, T0 - 1000, T0 + 1000, T0 + 1001].map((nb) => sichuanCode(T0, { notBefore: nb }));
     const { body } = await verifyBatch(t, metro, codes);
-    expect(body.results.map((r: any) => r.result)).toEqual(["UNKNOWN_ISSUER", "OK", "NOT_YET_VALID", "UNKNOWN_ISSUER"]);
+    expect(body.results.map((r) => r.result)).toEqual(["UNKNOWN_ISSUER", "OK", "NOT_YET_VALID", "UNKNOWN_ISSUER"]);
   });
 });
 
@@ -121,7 +124,7 @@ describe("refusals never replace the list in force", () => {
     const { createPrivateKey } = await import("node:crypto");
     const jwk = createPrivateKey({ key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), AUTHORITY_SEED]), format: "der", type: "pkcs8" }).export({ format: "jwk" });
     const bad = list(9, { issuers: [sichuanEntry(), { issuer: 520000, name: "贵州", keys: [{ kid: 1, publicKey: smallOrder, notBefore: 0, notAfter: 1, status: "active" }] }] });
-    writeFileSync(path, await new CompactSign(new TextEncoder().encode(JSON.stringify(bad))).setProtectedHeader({ alg: "EdDSA", typ: "yukuai-trust-list+json" }).sign(await importJWK(jwk as any, "EdDSA")));
+    writeFileSync(path, await new CompactSign(new TextEncoder().encode(JSON.stringify(bad))).setProtectedHeader({ alg: "EdDSA", typ: "yukuai-trust-list+json" }).sign(await importJWK(jwk as JWK, "EdDSA")));
     expect(await t.node.trustList!.refresh()).toBe(false);
     expect(t.logs.at(-1)).toContain("(bad-key)");
     rmSync(path);
@@ -132,12 +135,12 @@ describe("refusals never replace the list in force", () => {
       expect([reason, refusals(m, reason)]).toEqual([reason, n]);
     }
     // through all of it, version 5 stayed in force
-    expect((await verifyBatch(t, metro, [sichuanCode()])).body.results[0].result).toBe("OK");
+    expect((await verifyBatch(t, metro, [sichuanCode()])).body.results[0]!.result).toBe("OK");
     expect((await t.app.request("/readyz")).status).toBe(200);
     // and a newer good list is taken
     writeFileSync(path, await signTrustList(list(6, { issuers: [] }), AUTHORITY_SEED));
     expect(await t.node.trustList!.refresh()).toBe(true);
-    expect((await verifyBatch(t, metro, [sichuanCode(T0)])).body.results[0].result).toBe("UNKNOWN_ISSUER");
+    expect((await verifyBatch(t, metro, [sichuanCode(T0)])).body.results[0]!.result).toBe("UNKNOWN_ISSUER");
   });
 
   test("the same version again is taken (not a rollback); an equal list re-read changes nothing", async () => {
@@ -155,24 +158,23 @@ describe("stale trust is visible, never silent", () => {
     const { env, path } = await trustListEnv(list(1, { nextUpdate: T0 + 100 }));
     t = await startNode(env);
     const metro = await makeGateway(t, "metro");
-    const { issue } = await import("../helpers.ts");
     const own = await issue(t, { idNumber: PERSON_ID });
     t.clock.advance(100);
-    expect((await verifyBatch(t, metro, [sichuanCode(T0 + 100)])).body.results[0].result).toBe("OK"); // now = nextUpdate: still in force
+    expect((await verifyBatch(t, metro, [sichuanCode(T0 + 100)])).body.results[0]!.result).toBe("OK"); // now = nextUpdate: still in force
     t.clock.advance(1);
     const stale = await verifyBatch(t, metro, [sichuanCode(T0 + 101), own.presentText(T0 + 101)]);
-    expect(stale.body.results.map((r: any) => r.result)).toEqual(["UNKNOWN_ISSUER", "OK"]); // own keys are not the list's
+    expect(stale.body.results.map((r) => r.result)).toEqual(["UNKNOWN_ISSUER", "OK"]); // own keys are not the list's
     const ready = await t.app.request("/readyz");
     expect(ready.status).toBe(503);
-    expect((await ready.json()).checks.trust).toBe(false);
-    expect((await (await t.app.request("/v1/trust")).json()).issuers.map((i: any) => i.issuer)).toEqual([500000]);
+    expect((await json<ReadyAnswer>(ready)).checks.trust).toBe(false);
+    expect((await json<TrustAnswer>(await t.app.request("/v1/trust"))).issuers.map((i) => i.issuer)).toEqual([500000]);
     // the authority has not published: re-reading the same list counts an "expired" refusal
     expect(await t.node.trustList!.refresh()).toBe(false);
     expect(refusals(await metrics(t), "expired")).toBe(1);
     writeFileSync(path, await signTrustList(list(2, { issuedAt: T0 + 90, nextUpdate: T0 + WEEK }), AUTHORITY_SEED));
     expect(await t.node.trustList!.refresh()).toBe(true);
     expect((await t.app.request("/readyz")).status).toBe(200);
-    expect((await verifyBatch(t, metro, [sichuanCode(T0 + 101)])).body.results[0].result).toBe("OK");
+    expect((await verifyBatch(t, metro, [sichuanCode(T0 + 101)])).body.results[0]!.result).toBe("OK");
   });
 
   test("past nextUpdate with an upstream for the issuer, its scans are routed instead (§7 precedence)", async () => {
@@ -186,7 +188,7 @@ describe("stale trust is visible, never silent", () => {
     const { env } = await trustListEnv(list(1, { nextUpdate: T0 + 100 }));
     t = await startNode({ ...env, YUKUAI_UPSTREAMS: JSON.stringify({ 510000: { url: "http://sichuan.invalid", key: "k" } }) }, { fetchFn });
     const metro = await makeGateway(t, "metro");
-    expect((await verifyBatch(t, metro, [sichuanCode()])).body.results[0].result).toBe("OK");
+    expect((await verifyBatch(t, metro, [sichuanCode()])).body.results[0]!.result).toBe("OK");
     expect(routed).toEqual([]); // held here: verified here
     t.clock.advance(101);
     expect((await verifyBatch(t, metro, [sichuanCode(T0 + 101)])).body.results[0]).toMatchObject({ result: "OK", issuer: 510000 });
@@ -198,12 +200,11 @@ describe("stale trust is visible, never silent", () => {
     rmSync(path);
     t = await startNode(env);
     const metro = await makeGateway(t, "metro");
-    const { issue } = await import("../helpers.ts");
     const own = await issue(t, { idNumber: PERSON_ID });
-    expect((await verifyBatch(t, metro, [own.presentText(T0), sichuanCode()])).body.results.map((r: any) => r.result)).toEqual(["OK", "UNKNOWN_ISSUER"]);
+    expect((await verifyBatch(t, metro, [own.presentText(T0), sichuanCode()])).body.results.map((r) => r.result)).toEqual(["OK", "UNKNOWN_ISSUER"]);
     const ready = await t.app.request("/readyz");
     expect(ready.status).toBe(503);
-    expect((await ready.json()).checks.trust).toBe(false);
+    expect((await json<ReadyAnswer>(ready)).checks.trust).toBe(false);
   });
 });
 
@@ -220,7 +221,7 @@ describe("the last taken list is kept in the data dir", () => {
     t = await startNode(env, { clock: new ManualClock((T0 + 60) * 1000) }, dir);
     t.clock.advance(20); // past the §3 warm-up of this restart
     const metro = await makeGateway(t, "metro");
-    expect((await verifyBatch(t, metro, [sichuanCode(T0 + 80)])).body.results[0].result).toBe("OK");
+    expect((await verifyBatch(t, metro, [sichuanCode(T0 + 80)])).body.results[0]!.result).toBe("OK");
     expect(refusals(await metrics(t), "unreachable")).toBe(1);
     t.node.close();
     // the source now serves an older version: refused, the saved version 2 stays
@@ -242,7 +243,7 @@ describe("the last taken list is kept in the data dir", () => {
     expect(t.node.trustList!.current!.version).toBe(4);
     expect((await t.app.request("/readyz")).status).toBe(503);
     const metro = await makeGateway(t, "metro");
-    expect((await verifyBatch(t, metro, [sichuanCode(T0 + 1020)])).body.results[0].result).toBe("UNKNOWN_ISSUER");
+    expect((await verifyBatch(t, metro, [sichuanCode(T0 + 1020)])).body.results[0]!.result).toBe("UNKNOWN_ISSUER");
     writeFileSync(path, await signTrustList(list(3, { issuedAt: T0 + 900, nextUpdate: T0 + WEEK }), AUTHORITY_SEED));
     expect(await t.node.trustList!.refresh()).toBe(false); // 3 < 4
     expect(t.logs.at(-1)).toContain("(rollback)");
@@ -251,7 +252,6 @@ describe("the last taken list is kept in the data dir", () => {
 
 describe("configuration", () => {
   test("a list needs anchors; anchors must be 32-byte keys that pass the key test", async () => {
-    const { makeNode } = await import("../helpers.ts");
     expect(() => makeNode({ YUKUAI_TRUST_LIST: "/x.jws" })).toThrow("YUKUAI_TRUST_ANCHORS");
     expect(() => makeNode({ YUKUAI_TRUST_LIST: "/x.jws", YUKUAI_TRUST_ANCHORS: "AAAA" })).toThrow("YUKUAI_TRUST_ANCHORS");
   });

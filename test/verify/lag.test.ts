@@ -3,10 +3,10 @@
  * one long pause does not; a saturated node answers 503 OVERLOADED with Retry-After.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { LagMonitor } from "../../src/verify/lag.ts";
-import { issue, makeGateway, makeNode, PERSON_ID, req, T0, type TestNode } from "../helpers.ts";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { LAG_DEFAULTS, LagMonitor } from "../../src/verify/lag.ts";
+import { json, type BatchAnswer, type ErrorAnswer } from "../support/api.ts";
+import { PERSON_ID } from "../support/ids.ts";
+import { issue, makeGateway, makeNode, req, T0, type TestNode } from "../support/node.ts";
 
 let t: TestNode | undefined;
 afterEach(() => { t?.close(); t = undefined; });
@@ -37,10 +37,20 @@ describe("LagMonitor", () => {
   });
 
   test("the timer feeds it: a thread kept busy is seen as late, and stop() clears it", async () => {
-    const m = new LagMonitor({ limitMs: 1_000_000, intervalMs: 5, window: 1 }).start();
+    const m = new LagMonitor({ limitMs: 1_000_000, intervalMs: 5, window: 1 });
+    // the tick itself is the signal: await the timer's first observe() rather than a timer of our own
+    const observe = m.observe.bind(m);
+    const ticked = new Promise<number>((resolve) => {
+      m.observe = (lateMs) => {
+        observe(lateMs);
+        resolve(lateMs);
+      };
+    });
+    m.start();
+    // the stimulus, not a wait: block the thread past the 5 ms tick (a duration, hence performance.now)
     const end = performance.now() + 60;
     while (performance.now() < end) { /* keep the thread busy so the next tick fires late */ }
-    await sleep(1); // the overdue tick fires before this 1 ms timer
+    expect(await ticked).toBeGreaterThan(0);
     expect(m.lagMs).toBeGreaterThan(0);
     m.stop();
     expect(m.lagMs).toBe(0);
@@ -50,15 +60,18 @@ describe("LagMonitor", () => {
     t = makeNode();
     const key = await makeGateway(t, "metro");
     const holder = await issue(t, { idNumber: PERSON_ID });
-    let saturated = true;
-    Object.defineProperty(t.node.lag, "saturated", { get: () => saturated });
+    const lag = t.node.lag;
+    lag.stop(); // from here the test feeds the ticks: a full window of late ones
+    for (let i = 0; i < LAG_DEFAULTS.window; i++) lag.observe(LAG_DEFAULTS.limitMs + 1);
+    expect(lag.saturated).toBe(true);
     const refused = await t.app.request("/v1/verify/batch", req("POST", { scans: [holder.presentText(T0)] }, key));
     expect(refused.status).toBe(503);
     expect(refused.headers.get("retry-after")).toBe("1");
-    expect((await refused.json()).error.code).toBe("OVERLOADED");
-    saturated = false;
+    expect((await json<ErrorAnswer>(refused)).error.code).toBe("OVERLOADED");
+    lag.observe(0); // one tick on time
+    expect(lag.saturated).toBe(false);
     const ok = await t.app.request("/v1/verify/batch", req("POST", { scans: [holder.presentText(T0)] }, key));
     expect(ok.status).toBe(200);
-    expect((await ok.json()).results[0].result).toBe("OK");
+    expect((await json<BatchAnswer>(ok)).results[0]!.result).toBe("OK");
   });
 });

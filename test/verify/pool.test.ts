@@ -13,8 +13,9 @@ import { preparePublicKey, rawPublicKey } from "../../src/crypto/ed25519.ts";
 import { Holder, newDeviceKey } from "../../src/holder/holder.ts";
 import { PoolChecker } from "../../src/verify/pool.ts";
 import { InlineChecker, SIG_BAD_DEVICE, SIG_BAD_ISSUER, SIG_OK, type SigJob } from "../../src/verify/signatures.ts";
-import { OFF, presentationMessage, signCredential } from "../../src/wire/code.ts";
-import { issue, makeGateway, makeNode, PERSON_ID, T0, verifyBatch } from "../helpers.ts";
+import { OFF, signCredential } from "../../src/wire/code.ts";
+import { PERSON_ID } from "../support/ids.ts";
+import { issue, makeGateway, makeNode, T0, verifyBatch } from "../support/node.ts";
 
 const L = (1n << 252n) + 27742317777372353535851937790883648493n;
 
@@ -211,8 +212,8 @@ describe("PoolChecker", () => {
     try {
       const key = await makeGateway(t, "metro");
       const h = await issue(t, { idNumber: PERSON_ID });
-      expect((await verifyBatch(t, key, [h.presentText(T0)])).body.results[0].result).toBe("OK");
-      expect((await verifyBatch(t, key, [h.presentText(T0), h.presentText(T0)])).body.results.map((r: any) => r.result)).toEqual(["OK", "OK"]);
+      expect((await verifyBatch(t, key, [h.presentText(T0)])).body.results[0]!.result).toBe("OK");
+      expect((await verifyBatch(t, key, [h.presentText(T0), h.presentText(T0)])).body.results.map((r) => r.result)).toEqual(["OK", "OK"]);
       expect(asked.length).toBe(3);
       expect(asked[0]!.issuerKey).not.toBeNull(); // first sight: issuer and device signatures
       for (const j of asked.slice(1)) {

@@ -5,7 +5,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { MemoryReplayWindow, type ReplayItem } from "../../src/verify/replay-window.ts";
 import { RedisReplayStore } from "../../src/verify/redis-replay.ts";
-import { issue, makeGateway, makeNode, PERSON_ID, req, T0, verifyBatch } from "../helpers.ts";
+import { json, type ErrorAnswer, type ReadyAnswer } from "../support/api.ts";
+import { PERSON_ID } from "../support/ids.ts";
+import { issue, makeGateway, makeNode, req, T0, verifyBatch } from "../support/node.ts";
+import { pollUntil } from "../support/poll.ts";
 import { startRedis, type TestRedis } from "../support/redis.ts";
 
 let redis: TestRedis;
@@ -82,7 +85,7 @@ describe("RedisReplayStore", () => {
     expect(ttl).toBeLessThanOrEqual(382_000);
     expect((await redis.cli("EXISTS", "yk:r:{510000:0000000100000001}")).trim()).toBe("0");
     await redis.cli("PEXPIRE", key, "1");
-    while ((await redis.cli("EXISTS", key)).trim() !== "0") await Bun.sleep(1);
+    await pollUntil(`${key} expired in redis-server`, async () => (await redis.cli("EXISTS", key)).trim() === "0", { pauseMs: 5 });
     expect(await r.apply([it], T0)).toEqual(new Uint8Array([1]));
     r.close();
   });
@@ -125,28 +128,27 @@ describe("nodes sharing Redis", () => {
     const b = makeNode({}, { replay: await store(380, 300) }, a.dir);
     try {
       const code = h.presentText(T0);
-      expect((await verifyBatch(a, key, [code])).body.results[0].result).toBe("OK");
+      expect((await verifyBatch(a, key, [code])).body.results[0]!.result).toBe("OK");
       const again = await verifyBatch(b, key, [code, h.presentText(T0)]);
-      expect(again.body.results.map((r: any) => r.result)).toEqual(["REPLAY", "OK"]);
+      expect(again.body.results.map((r) => r.result)).toEqual(["REPLAY", "OK"]);
       await redis.stop();
       const down = await b.app.request("/v1/verify/batch", req("POST", { scans: [h.presentText(T0)] }, key));
       expect(down.status).toBe(503);
-      expect((await down.json()).error.code).toBe("REPLAY_STORE_UNAVAILABLE");
+      expect((await json<ErrorAnswer>(down)).error.code).toBe("REPLAY_STORE_UNAVAILABLE");
       expect((await b.app.request("/readyz")).status).toBe(503);
       await redis.start();
-      // the client reconnects on its own; readiness polls until the store answers again
-      let ready: any = { checks: { replay: "unavailable" } };
-      for (let i = 0; i < 100 && ready.checks.replay === "unavailable"; i++) {
-        await Bun.sleep(50);
-        ready = await (await b.app.request("/readyz")).json();
-      }
+      // the client reconnects to the restarted redis-server on its own, with no event to await: poll readiness
+      const ready = await pollUntil("the replay store answering again", async () => {
+        const r = await json<ReadyAnswer>(await b.app.request("/readyz"));
+        return r.checks.replay !== "unavailable" && r;
+      });
       // Redis came back empty at T0: the start-up rule applies from then (§3), so it is warming for 2 × skew
       expect(ready.checks.replay).toBe("warming");
-      expect((await verifyBatch(b, key, [h.presentText(T0)])).body.results[0].result).toBe("STALE");
+      expect((await verifyBatch(b, key, [h.presentText(T0)])).body.results[0]!.result).toBe("STALE");
       b.clock.advance(20);
       expect((await b.app.request("/readyz")).status).toBe(200);
       const after = await verifyBatch(b, key, [code, h.presentText(T0 + 19), h.presentText(T0 + 20)]);
-      expect(after.body.results.map((r: any) => r.result)).toEqual(["STALE", "STALE", "OK"]);
+      expect(after.body.results.map((r) => r.result)).toEqual(["STALE", "STALE", "OK"]);
     } finally {
       b.node.close();
       a.close();

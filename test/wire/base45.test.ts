@@ -3,11 +3,12 @@
  * valid input, and the §4.3 rejections the hand-written decoder must make.
  */
 import { describe, expect, test } from "bun:test";
+import { createRequire } from "node:module";
 import { ALPHABET, decode, decodedLength, decodeInto, encode, encodedLength } from "../../src/wire/base45.ts";
-// @ts-ignore: the npm base45 package (CommonJS) ships no type declarations
-import base45Untyped from "base45";
 import { rng } from "../support/rng.ts";
-const base45 = base45Untyped as { encode(bytes: Uint8Array): string; decode(text: string): Buffer };
+
+/** The npm base45 package (CommonJS) ships no type declarations: required, and typed as used here. */
+const base45 = createRequire(import.meta.url)("base45") as { encode(bytes: Uint8Array): string; decode(text: string): Buffer };
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);

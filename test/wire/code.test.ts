@@ -7,6 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import * as ed from "@noble/ed25519";
 import { preparePublicKey, privateKeyFromSeed, rawPublicKey, sign, verifyStrict } from "../../src/crypto/ed25519.ts";
@@ -17,9 +18,9 @@ import { encode as b45encode } from "../../src/wire/base45.ts";
 import {
   CODE_LENGTH, credentialMessage, encodeCredentialBody, encodePresentationBody, parseCode, presentationMessage, toText,
 } from "../../src/wire/code.ts";
-// @ts-ignore: the npm base45 package (CommonJS) ships no type declarations
-import base45Untyped from "base45";
-const base45npm = base45Untyped as { encode(bytes: Uint8Array): string; decode(text: string): Buffer };
+
+/** The npm base45 package (CommonJS) ships no type declarations: required, and typed as used here. */
+const base45npm = createRequire(import.meta.url)("base45") as { encode(bytes: Uint8Array): string; decode(text: string): Buffer };
 
 ed.hashes.sha512 = (m: Uint8Array) => new Uint8Array(createHash("sha512").update(m).digest());
 
