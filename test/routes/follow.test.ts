@@ -13,6 +13,17 @@ import { ADMIN, issue, makeGateway, makeNode, req, T0, verifyBatch, type TestNod
 const FEED = "test-feed-token";
 const FOLLOWER_ADMIN = "follower-local-admin";
 
+/** The issuer node's management calls: admin only, and never on a follower. */
+const MANAGEMENT = [
+    ["POST", "/v1/credentials", { kind: "person", idNumber: PERSON_ID, devicePublicKey: "x" }],
+    ["POST", "/v1/revocations", { type: "credential", value: "00".repeat(8) }],
+    ["POST", "/v1/gateways", { name: "g", scene: "metro" }],
+    ["DELETE", "/v1/gateways/gw_0000000000000000", undefined],
+    ["POST", "/v1/issuer-keys", undefined],
+    ["PUT", `/v1/subjects/person/${PERSON_ID}/licences/identity-card`, { name: "x", idNumber: PERSON_ID }],
+    ["GET", `/v1/subjects/person/${PERSON_ID}/access-log`, undefined],
+] as const;
+
 let issuer: TestNode;
 let follower: TestNode;
 /** While true the issuer node does not answer the follower. */
@@ -85,14 +96,8 @@ test("the follower presents the feed token and never the admin token; the feed t
   expect((await issuer.app.request("/v1/gateways", req("GET", undefined, FEED))).status).toBe(200);
   // and nothing else: every admin call, every gateway call
   for (const [method, path, body] of [
-    ["POST", "/v1/credentials", { kind: "person", idNumber: PERSON_ID, devicePublicKey: "x" }],
-    ["POST", "/v1/revocations", { type: "credential", value: "00".repeat(8) }],
-    ["POST", "/v1/gateways", { name: "g", scene: "metro" }],
-    ["DELETE", "/v1/gateways/gw_0000000000000000", undefined],
-    ["POST", "/v1/issuer-keys", undefined],
-    ["PUT", `/v1/subjects/person/${PERSON_ID}/licences/identity-card`, { name: "x", idNumber: PERSON_ID }],
+    ...MANAGEMENT,
     ["GET", `/v1/subjects/person/${PERSON_ID}/licences/identity-card`, undefined],
-    ["GET", `/v1/subjects/person/${PERSON_ID}/access-log`, undefined],
     ["POST", "/v1/verify/batch", { scans: [] }],
     ["POST", "/v1/verify", { code: "x" }],
   ] as const) {
@@ -166,15 +171,7 @@ test("licence scenes are answered by the issuer (release and audit happen there)
 
 test("a follower issues nothing, manages nothing and holds no licences: 403 FOLLOWER", async () => {
   pair();
-  for (const [method, path, body] of [
-    ["POST", "/v1/credentials", { kind: "person", idNumber: PERSON_ID, devicePublicKey: "x" }],
-    ["POST", "/v1/revocations", { type: "credential", value: "00".repeat(8) }],
-    ["POST", "/v1/gateways", { name: "g", scene: "metro" }],
-    ["DELETE", "/v1/gateways/gw_0000000000000000", undefined],
-    ["POST", "/v1/issuer-keys", undefined],
-    ["PUT", `/v1/subjects/person/${PERSON_ID}/licences/identity-card`, { name: "x", idNumber: PERSON_ID }],
-    ["GET", `/v1/subjects/person/${PERSON_ID}/access-log`, undefined],
-  ] as const) {
+  for (const [method, path, body] of MANAGEMENT) {
     const res = await follower.app.request(path, req(method, body, FOLLOWER_ADMIN));
     expect([path, res.status, (await json<ErrorAnswer>(res)).error.code]).toEqual([path, 403, "FOLLOWER"]);
   }
