@@ -149,6 +149,7 @@ export function compose(config: Config, o: Overrides = {}): Node {
       metrics.revocationSeq.set(revocations.seq);
       metrics.revocationSyncedAt.set(revocations.syncedAt);
       metrics.inflight.set(pipeline.inflight);
+      metrics.lagPeak.set(lag.takePeakMs() / 1000);
     },
     close() {
       follower?.stop();

@@ -28,6 +28,8 @@ export class LagMonitor {
   readonly #lags: Float64Array;
   #next = 0;
   #expected = 0;
+  /** The largest lateness since `takePeakMs()` last read it. */
+  #peak = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(opts: LagOptions = LAG_DEFAULTS) {
@@ -56,7 +58,9 @@ export class LagMonitor {
 
   /** Records one tick's lateness, ms (the timer calls this; tests may too). */
   observe(lateMs: number): void {
-    this.#lags[this.#next] = Math.max(0, lateMs);
+    const late = Math.max(0, lateMs);
+    if (late > this.#peak) this.#peak = late;
+    this.#lags[this.#next] = late;
     this.#next = (this.#next + 1) % this.#lags.length;
   }
 
@@ -65,6 +69,13 @@ export class LagMonitor {
     let min = Infinity;
     for (const l of this.#lags) if (l < min) min = l;
     return min;
+  }
+
+  /** The largest tick lateness since the last call, ms (the metrics scrape reads it). */
+  takePeakMs(): number {
+    const p = this.#peak;
+    this.#peak = 0;
+    return p;
   }
 
   get saturated(): boolean {

@@ -75,3 +75,13 @@ describe("LagMonitor", () => {
     expect((await json<BatchAnswer>(ok)).results[0]!.result).toBe("OK");
   });
 });
+
+test("the peak lateness since the last read is kept for /metrics, and reading it starts a new period", () => {
+  const m = new LagMonitor({ limitMs: 250, window: 4 });
+  for (const late of [3, 120, 7]) m.observe(late);
+  expect(m.takePeakMs()).toBe(120);
+  expect(m.takePeakMs()).toBe(0);
+  m.observe(-5);
+  m.observe(40);
+  expect(m.takePeakMs()).toBe(40);
+});
