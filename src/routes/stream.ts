@@ -6,13 +6,16 @@
  * msgpack binary), with the same results and refusals as `POST /v1/verify/batch`. A frame that is not a
  * valid batch gets `{"id"?, "error": {"code", "message"}}` and the connection stays open.
  *
- * Backpressure, per connection:
- * - at most `STREAM_LIMITS.framesInFlight` frames are verified at once; a frame past that is answered
- *   with an `OVERLOADED` error frame at once (never queued);
+ * Backpressure, per connection (spec §4: a gateway may pipeline frames):
+ * - at most `STREAM_LIMITS.framesInFlight` frames are handled at once; frames past that wait in arrival
+ *   order and the server stops reading the connection (`pause()`, so the client sees TCP backpressure)
+ *   until they have been taken up: each is answered in turn, never refused for being early. Only frames Bun
+ *   had already read when the connection was paused can arrive meanwhile; past `queuedFrames` or
+ *   `queuedBytes` of those a frame is answered `OVERLOADED`;
  * - answers the client is not reading pile up in the socket's send buffer: past
- *   `STREAM_LIMITS.sendBufferBytes` the server stops reading the connection (`pause()`, so the client sees
- *   TCP backpressure) until the buffer drains; an answer Bun drops (buffer at `backpressureLimit`) closes
- *   the connection with 1013 (try again later), since the gateway would otherwise wait for it forever.
+ *   `STREAM_LIMITS.sendBufferBytes` the server stops reading the connection until the buffer drains to
+ *   half; an answer Bun drops (buffer at `backpressureLimit`) closes the connection with 1013 (try again
+ *   later), since the gateway would otherwise wait for it forever.
  */
 import type { Hono } from "hono";
 import { upgradeWebSocket, websocket as honoWebSocket } from "hono/bun";
@@ -36,8 +39,11 @@ export interface StreamDeps {
 }
 
 export const STREAM_LIMITS = {
-  /** Frames verified at once per connection. */
+  /** Frames handled at once per connection; later ones wait, the connection unread meanwhile. */
   framesInFlight: 8,
+  /** Frames (and their bytes) that may wait once the connection is paused (already read by then). */
+  queuedFrames: 64,
+  queuedBytes: 8 << 20,
   /** Send-buffer bytes past which the connection stops being read until it drains. */
   sendBufferBytes: 1 << 20,
   /** Send-buffer bytes at which Bun drops a message (and the connection is closed, 1013). */
@@ -99,12 +105,23 @@ export function streamRoutes(app: Hono<Env>, d: StreamDeps): void {
     let inflight = 0;
     let open = true;
     let draining = false;
+    /** Frames waiting for a place (arrival order), and their bytes. */
+    const waiting: unknown[] = [];
+    let waitingBytes = 0;
+    /** The send buffer passed `sendBufferBytes` and has not drained to half since. */
+    let sendBackedUp = false;
+    /** Read the connection only while nothing waits and answers are being taken. */
+    const reconcile = (ws: ServerWebSocket<unknown>): void => {
+      const hold = waiting.length > 0 || sendBackedUp;
+      if (hold && !ws.isPaused) ws.pause();
+      else if (!hold && ws.isPaused) ws.resume();
+    };
     let socket: ServerWebSocket<unknown> | null = null;
     const conns = OPEN.get(verifier) ?? OPEN.set(verifier, new Set()).get(verifier)!;
     const conn = {
       drain() {
         draining = true;
-        if (inflight === 0 && socket !== null) socket.close(1001, "server is shutting down");
+        if (inflight === 0 && waiting.length === 0 && socket !== null) socket.close(1001, "server is shutting down");
       },
     };
 
@@ -115,7 +132,10 @@ export function streamRoutes(app: Hono<Env>, d: StreamDeps): void {
         ws.close(1013, "answers are not being read");
         return;
       }
-      if (status === -1 && ws.getBufferedAmount() > STREAM_LIMITS.sendBufferBytes && !ws.isPaused) ws.pause();
+      if (status === -1 && ws.getBufferedAmount() > STREAM_LIMITS.sendBufferBytes) {
+        sendBackedUp = true;
+        reconcile(ws);
+      }
     };
     const fail = (ws: ServerWebSocket<unknown>, binary: boolean, id: FrameId | undefined, code: ErrorCode, message: string) =>
       send(ws, binary, id === undefined ? { error: { code, message } } : { id, error: { code, message } });
@@ -138,25 +158,38 @@ export function streamRoutes(app: Hono<Env>, d: StreamDeps): void {
       if (!Array.isArray(scans)) return fail(ws, binary, id, "BAD_FRAME", "a frame is {\"id\", \"scans\": [code or {code, at}]}");
       if (scans.length > maxBatch) return fail(ws, binary, id, "BATCH_TOO_LARGE", `at most ${maxBatch} scans per frame`);
       if (draining) return fail(ws, binary, id, "SHUTTING_DOWN", "this node is shutting down; reconnect to another");
-      if (inflight >= STREAM_LIMITS.framesInFlight) {
-        metrics.refusals.inc({ code: "OVERLOADED" });
-        return fail(ws, binary, id, "OVERLOADED", `at most ${STREAM_LIMITS.framesInFlight} frames in flight per connection; retry shortly`);
-      }
       const started = performance.now();
-      inflight++;
-      try {
-        const r = await verifier.verifyBatch(scans, gw);
-        if (!r.ok) {
-          metrics.refusals.inc({ code: r.code });
-          return fail(ws, binary, id, r.code, r.message);
-        }
-        metrics.batches.inc({ transport: "stream" });
-        metrics.batchSeconds.observe({ transport: "stream" }, (performance.now() - started) / 1000);
-        send(ws, binary, { id, results: r.value, revocations: verifier.revocationStatus() });
-      } finally {
-        inflight--;
-        if (draining && inflight === 0 && open) ws.close(1001, "server is shutting down");
+      const r = await verifier.verifyBatch(scans, gw);
+      if (!r.ok) {
+        metrics.refusals.inc({ code: r.code });
+        return fail(ws, binary, id, r.code, r.message);
       }
+      metrics.batches.inc({ transport: "stream" });
+      metrics.batchSeconds.observe({ transport: "stream" }, (performance.now() - started) / 1000);
+      send(ws, binary, { id, results: r.value, revocations: verifier.revocationStatus() });
+    };
+
+    const sizeOf = (data: unknown): number => (typeof data === "string" ? data.length : (data as ArrayBuffer).byteLength);
+
+    /** Handles a frame in a free place; when it is done, the next waiting frame takes the place. */
+    const take = (ws: ServerWebSocket<unknown>, data: unknown): void => {
+      inflight++;
+      frame(ws, data)
+        .catch((e: unknown) => {
+          // no frame data in the log: it may carry personal data
+          d.log(`internal error on the verify stream: ${(e as Error)?.name}: ${(e as Error)?.message}`);
+          fail(ws, typeof data !== "string", undefined, "INTERNAL", "internal error");
+        })
+        .finally(() => {
+          inflight--;
+          const next = waiting.shift();
+          if (next !== undefined) {
+            waitingBytes -= sizeOf(next);
+            take(ws, next);
+          }
+          if (open) reconcile(ws);
+          if (draining && inflight === 0 && waiting.length === 0 && open) ws.close(1001, "server is shutting down");
+        });
     };
 
     const events: StreamEvents = {
@@ -166,18 +199,25 @@ export function streamRoutes(app: Hono<Env>, d: StreamDeps): void {
       },
       onMessage(evt, ws) {
         const raw = ws.raw as ServerWebSocket<unknown>;
-        frame(raw, evt.data).catch((e: unknown) => {
-          // no frame data in the log: it may carry personal data
-          d.log(`internal error on the verify stream: ${(e as Error)?.name}: ${(e as Error)?.message}`);
-          fail(raw, typeof evt.data !== "string", undefined, "INTERNAL", "internal error");
-        });
+        if (inflight < STREAM_LIMITS.framesInFlight && waiting.length === 0) return take(raw, evt.data);
+        const size = sizeOf(evt.data);
+        if (waiting.length >= STREAM_LIMITS.queuedFrames || waitingBytes + size > STREAM_LIMITS.queuedBytes) {
+          metrics.refusals.inc({ code: "OVERLOADED" });
+          return fail(raw, typeof evt.data !== "string", undefined, "OVERLOADED", "too many frames waiting on this connection; wait for answers before sending more");
+        }
+        waiting.push(evt.data);
+        waitingBytes += size;
+        reconcile(raw);
       },
       onClose() {
         open = false;
         conns.delete(conn);
       },
       onDrain(ws) {
-        if (ws.isPaused && ws.getBufferedAmount() <= STREAM_LIMITS.sendBufferBytes / 2) ws.resume();
+        if (sendBackedUp && ws.getBufferedAmount() <= STREAM_LIMITS.sendBufferBytes / 2) {
+          sendBackedUp = false;
+          reconcile(ws);
+        }
       },
     };
     return events as never;
