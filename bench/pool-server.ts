@@ -6,14 +6,14 @@
 import { createApp } from "../src/app.ts";
 import { compose } from "../src/compose.ts";
 import { loadConfig } from "../src/config.ts";
-import { replayStoreOf, serveOptions } from "../src/main.ts";
+import { sharedStoresOf, serveOptions } from "../src/main.ts";
 import { PoolChecker } from "../src/verify/pool.ts";
 import { InlineChecker } from "../src/verify/signatures.ts";
 
 const config = loadConfig();
 const [inlineBelow, minChunk] = process.argv.slice(2).map(Number);
 const checker = config.workers > 0 ? new PoolChecker({ workers: config.workers, inlineBelow, minChunk }) : new InlineChecker();
-const node = compose(config, { checker, replay: await replayStoreOf(config) });
+const node = compose(config, { checker, ...(await sharedStoresOf(config)) });
 const app = createApp(node);
 await node.start();
 Bun.serve(serveOptions(node, (req, srv) => app.fetch(req, { server: srv })));

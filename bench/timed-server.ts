@@ -6,7 +6,7 @@
 import { createApp } from "../src/app.ts";
 import { compose } from "../src/compose.ts";
 import { loadConfig } from "../src/config.ts";
-import { replayStoreOf, serveOptions } from "../src/main.ts";
+import { sharedStoresOf, serveOptions } from "../src/main.ts";
 import { InlineChecker, type SigJob, type SignatureChecker } from "../src/verify/signatures.ts";
 
 const stats = { handlerNs: 0, signatureNs: 0, signatures: 0, requests: 0 };
@@ -23,7 +23,7 @@ class TimedChecker implements SignatureChecker {
 }
 
 const config = loadConfig();
-const node = compose(config, { checker: new TimedChecker(), replay: await replayStoreOf(config) });
+const node = compose(config, { checker: new TimedChecker(), ...(await sharedStoresOf(config)) });
 const app = createApp(node);
 await node.start();
 Bun.serve(serveOptions(node, async (req, srv) => {

@@ -17,8 +17,8 @@ export function createApp(node: Node, log: (line: string) => void = (l) => conso
   const { config, metrics, verifier } = node;
   const g = guard({ tokens: node.tokens, registry: node.registry, throttle: node.authThrottle, metrics, trustedProxies: config.trustedProxies });
   const limits = { maxBodyBytes: config.maxBodyBytes, maxBatch: config.maxBatch };
-  verifyRoutes(app, { guard: g, verifier, metrics, ...limits });
-  streamRoutes(app, { guard: g, verifier, metrics, ...limits, log });
+  verifyRoutes(app, { guard: g, verifier, metrics, idempotency: node.idempotency, clock: node.clock, ...limits });
+  streamRoutes(app, { guard: g, verifier, metrics, idempotency: node.idempotency, clock: node.clock, ...limits, log });
   adminRoutes(app, {
     guard: g, issuance: node.issuance, registry: node.registry, licences: node.licences, trust: node.trust,
     revocations: node.revocations, clock: node.clock, maxBodyBytes: config.maxBodyBytes,

@@ -30,6 +30,7 @@ import { Pipeline } from "./verify/pipeline.ts";
 import { PoolChecker } from "./verify/pool.ts";
 import { memoryBeginsAfter, MemoryReplayWindow, replayRetention, type ReplayStore } from "./verify/replay-window.ts";
 import { InlineChecker, type SignatureChecker } from "./verify/signatures.ts";
+import { MemoryIdempotency, type IdempotencyStore } from "./verify/idempotency.ts";
 import { Verifier } from "./verify/verifier.ts";
 import { packr } from "./wire/msgpack.ts";
 
@@ -38,6 +39,8 @@ export interface Overrides {
   clock?: Clock;
   /** The replay store (main.ts passes the Redis one when `YUKUAI_REDIS_URL` is set). */
   replay?: ReplayStore;
+  /** Where retry records live (spec §4): with the replay state, so the Redis store serves both. */
+  idempotency?: IdempotencyStore;
   checker?: SignatureChecker;
   /** Outbound HTTP (upstreams, the followed node, the trust list URL). */
   fetchFn?: typeof fetch;
@@ -66,6 +69,7 @@ export interface Node {
   readonly scenes: SceneCatalogue;
   readonly cache: CredentialCache;
   readonly replay: ReplayStore;
+  readonly idempotency: IdempotencyStore;
   readonly checker: SignatureChecker;
   readonly pipeline: Pipeline;
   readonly lag: LagMonitor;
@@ -127,6 +131,7 @@ export function compose(config: Config, o: Overrides = {}): Node {
   return {
     config, clock, startSecond, metrics, tokens, trust, trustList, keyring, follower, db, revocations, scenes, cache,
     replay, checker, pipeline, lag, verifier,
+    idempotency: o.idempotency ?? new MemoryIdempotency(),
     authThrottle: new AuthThrottle(clock),
     issuance: new Issuance({ config, clock, keyring, db, revocations, trust }),
     registry: new Registry({ clock, db, revocations, gateways, scenes, writable: keyring !== null }),

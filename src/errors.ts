@@ -8,7 +8,7 @@
 export type InputErrorCode =
   | "BAD_BODY" | "BAD_KIND" | "BAD_ID_NUMBER" | "BAD_DEVICE_KEY" | "BAD_VALID_DAYS" | "BAD_FLAGS"
   | "BAD_REVOCATION_TYPE" | "BAD_REVOCATION_VALUE" | "BAD_REASON" | "BAD_SINCE" | "BAD_NAME" | "BAD_SCENE"
-  | "BAD_LICENCE_TYPE" | "BAD_LICENCE_FIELD" | "BAD_PAGE";
+  | "BAD_LICENCE_TYPE" | "BAD_LICENCE_FIELD" | "BAD_PAGE" | "BAD_IDEMPOTENCY_KEY";
 
 /** Why a whole verification batch is refused: the node cannot be sure, so it answers nothing (503). */
 export type BatchRefusalCode = "REPLAY_STORE_FULL" | "REPLAY_STORE_UNAVAILABLE" | "OVERLOADED" | "ISSUER_UNAVAILABLE";
@@ -27,6 +27,10 @@ export type ErrorCode =
   | "NOT_FOUND"
   /** The newest issuer key is revoked: a new kid must be made before issuing (409). */
   | "ISSUER_KEY_REVOKED"
+  /** spec §4 retries: the first request with this Idempotency-Key is still being answered (409). */
+  | "IDEMPOTENCY_KEY_IN_FLIGHT"
+  /** spec §4 retries: this Idempotency-Key came with another body (422). */
+  | "IDEMPOTENCY_KEY_REUSED"
   | "BODY_TOO_LARGE" | "BATCH_TOO_LARGE"
   | "UNSUPPORTED_MEDIA_TYPE"
   | "UPGRADE_REQUIRED"

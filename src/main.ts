@@ -4,21 +4,24 @@
 import type { Server } from "bun";
 import { createApp } from "./app.ts";
 import { seconds } from "./clock.ts";
-import { compose, type Node } from "./compose.ts";
+import { compose, type Node, type Overrides } from "./compose.ts";
 import { loadConfig, type Config } from "./config.ts";
 import { closeStreams, streamWebSocket } from "./routes/stream.ts";
 import { RedisReplayStore } from "./verify/redis-replay.ts";
 import { replayRetention } from "./verify/replay-window.ts";
 
-/** The shared replay store when `YUKUAI_REDIS_URL` is set (connected, and refusing an evicting Redis). */
-export async function replayStoreOf(config: Config): Promise<RedisReplayStore | undefined> {
-  if (!config.redisUrl) return undefined;
+/**
+ * The shared stores when `YUKUAI_REDIS_URL` is set — replay state and retry records in one Redis (connected,
+ * and refusing an evicting Redis); none (in memory) otherwise.
+ */
+export async function sharedStoresOf(config: Config): Promise<Pick<Overrides, "replay" | "idempotency">> {
+  if (!config.redisUrl) return {};
   const store = new RedisReplayStore(config.redisUrl, replayRetention(config), 2 * config.skewSeconds);
   await store.start().catch((e: Error) => {
     store.close();
     throw new Error(`YUKUAI_REDIS_URL: ${e.message}`);
   });
-  return store;
+  return { replay: store, idempotency: store };
 }
 
 /** Bun.serve's options for a composed node's app (the bench servers wrap `fetch`). */
@@ -35,7 +38,7 @@ export function serveOptions(node: Node, fetch: (req: Request, srv: Server<unkno
 }
 
 export async function start(config: Config) {
-  const node = compose(config, { replay: await replayStoreOf(config) });
+  const node = compose(config, await sharedStoresOf(config));
   const app = createApp(node);
   await node.start();
   const server = Bun.serve(serveOptions(node, (req, srv) => app.fetch(req, { server: srv })));

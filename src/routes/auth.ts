@@ -13,7 +13,8 @@ import { sendError } from "./errors.ts";
 import { bearer } from "./http.ts";
 
 export type Env = {
-  Variables: { gateway: AuthenticatedGateway };
+  /** `rawBody`: the body bytes, when a middleware had to read them before the handler (idempotency). */
+  Variables: { gateway: AuthenticatedGateway; rawBody?: Uint8Array };
   Bindings: { server?: { requestIP(req: Request): { address: string } | null } };
 };
 

@@ -73,7 +73,7 @@ const UTF8 = new TextDecoder("utf-8", { fatal: true });
 export async function readBody(c: Context): Promise<Record<string, unknown>> {
   const format = requestFormat(c);
   if (format === null) throw refusal(c, "UNSUPPORTED_MEDIA_TYPE", MEDIA_TYPES);
-  const bytes = new Uint8Array(await c.req.raw.arrayBuffer());
+  const bytes = (c.get("rawBody") as Uint8Array | undefined) ?? new Uint8Array(await c.req.raw.arrayBuffer());
   let parsed: unknown;
   try {
     parsed = format === "json" ? JSON.parse(UTF8.decode(bytes)) : decodeStrict(bytes);

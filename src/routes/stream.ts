@@ -20,7 +20,11 @@
 import type { Hono } from "hono";
 import { upgradeWebSocket, websocket as honoWebSocket } from "hono/bun";
 import type { ServerWebSocket, WebSocketHandler } from "bun";
+import type { Clock } from "../clock.ts";
+import { seconds } from "../clock.ts";
 import type { ErrorCode } from "../errors.ts";
+import { isIdempotencyKey, type IdempotencyStore } from "../verify/idempotency.ts";
+import { claimRefusal, fingerprint, recordKey } from "./idempotency.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Verifier } from "../verify/verifier.ts";
 import type { Env, Guard } from "./auth.ts";
@@ -32,6 +36,8 @@ export interface StreamDeps {
   guard: Guard;
   verifier: Verifier;
   metrics: Metrics;
+  idempotency: IdempotencyStore;
+  clock: Clock;
   maxBodyBytes: number;
   maxBatch: number;
   /** Where faults go (no frame data: it may carry personal data). */
@@ -88,6 +94,10 @@ const OPEN = new WeakMap<Verifier, Set<{ drain(): void }>>();
 export function closeStreams(verifier: Verifier): void {
   for (const conn of OPEN.get(verifier) ?? []) conn.drain();
 }
+
+/** A frame's scans as bytes for its retry fingerprint (raw codes as base64, so text and msgpack frames agree). */
+const canonicalScans = (scans: unknown[]): Uint8Array =>
+  new TextEncoder().encode(JSON.stringify(scans, (_k, v: unknown) => (v instanceof Uint8Array ? { bin: Buffer.from(v).toString("base64") } : v)));
 
 const isId = (v: unknown): v is FrameId =>
   (typeof v === "string" && v.length <= 256) || (typeof v === "number" && Number.isFinite(v));
@@ -158,15 +168,34 @@ export function streamRoutes(app: Hono<Env>, d: StreamDeps): void {
       if (!Array.isArray(scans)) return fail(ws, binary, id, "BAD_FRAME", "a frame is {\"id\", \"scans\": [code or {code, at}]}");
       if (scans.length > maxBatch) return fail(ws, binary, id, "BATCH_TOO_LARGE", `at most ${maxBatch} scans per frame`);
       if (draining) return fail(ws, binary, id, "SHUTTING_DOWN", "this node is shutting down; reconnect to another");
+      // spec §4 retries: a frame may carry "idempotencyKey", with the meaning of the Idempotency-Key header
+      const ik = (msg as { idempotencyKey?: unknown }).idempotencyKey;
+      let retry: { rk: string; fp: string } | null = null;
+      if (ik !== undefined) {
+        if (typeof ik !== "string" || !isIdempotencyKey(ik)) return fail(ws, binary, id, "BAD_IDEMPOTENCY_KEY", "idempotencyKey must be 1 to 64 visible ASCII characters");
+        retry = { rk: recordKey(gw.gateway.id, ik), fp: fingerprint("/v1/verify/stream", canonicalScans(scans)) };
+        const claim = await d.idempotency.claim(retry.rk, retry.fp, seconds(d.clock));
+        if (claim.state === "done") {
+          return send(ws, binary, { id, ...(JSON.parse(new TextDecoder().decode(claim.answer.body)) as object), idempotentReplayed: true });
+        }
+        const refused = claimRefusal(claim);
+        if (refused !== null) return fail(ws, binary, id, refused.code, refused.message);
+      }
       const started = performance.now();
       const r = await verifier.verifyBatch(scans, gw);
       if (!r.ok) {
+        if (retry !== null) await d.idempotency.release(retry.rk, retry.fp);
         metrics.refusals.inc({ code: r.code });
         return fail(ws, binary, id, r.code, r.message);
       }
       metrics.batches.inc({ transport: "stream" });
       metrics.batchSeconds.observe({ transport: "stream" }, (performance.now() - started) / 1000);
-      send(ws, binary, { id, results: r.value, revocations: verifier.revocationStatus() });
+      const answer = { results: r.value, revocations: verifier.revocationStatus() };
+      if (retry !== null) {
+        const bytes = new TextEncoder().encode(JSON.stringify(answer));
+        await d.idempotency.complete(retry.rk, retry.fp, { status: 200, contentType: "application/json", body: bytes }, seconds(d.clock));
+      }
+      send(ws, binary, { id, ...answer });
     };
 
     const sizeOf = (data: unknown): number => (typeof data === "string" ? data.length : (data as ArrayBuffer).byteLength);

@@ -3,16 +3,21 @@
  */
 import type { Context, Hono } from "hono";
 import type { BatchRefusalCode, Refusal } from "../errors.ts";
+import type { Clock } from "../clock.ts";
 import type { Metrics } from "../metrics.ts";
+import type { IdempotencyStore } from "../verify/idempotency.ts";
 import type { Verifier } from "../verify/verifier.ts";
 import type { Env, Guard } from "./auth.ts";
 import { sendError } from "./errors.ts";
 import { limitBody, readBody, send } from "./http.ts";
+import { idempotent } from "./idempotency.ts";
 
 export interface VerifyDeps {
   guard: Guard;
   verifier: Verifier;
   metrics: Metrics;
+  idempotency: IdempotencyStore;
+  clock: Clock;
   maxBodyBytes: number;
   maxBatch: number;
 }
@@ -26,8 +31,9 @@ export function refusalResponse(c: Context, metrics: Metrics, r: Refusal<BatchRe
 export function verifyRoutes(app: Hono<Env>, d: VerifyDeps): void {
   const { verifier, metrics, maxBatch } = d;
   const body = limitBody(d.maxBodyBytes);
+  const retries = idempotent(d.idempotency, d.clock);
 
-  app.post("/v1/verify/batch", d.guard.gateway, body, async (c) => {
+  app.post("/v1/verify/batch", d.guard.gateway, body, retries, async (c) => {
     const started = performance.now();
     const { scans } = await readBody(c);
     if (!Array.isArray(scans)) return sendError(c, "BAD_BODY", "body must be {\"scans\": [code or {code, at}]}");
@@ -39,7 +45,7 @@ export function verifyRoutes(app: Hono<Env>, d: VerifyDeps): void {
     return send(c, 200, { results: r.value, revocations: verifier.revocationStatus() });
   });
 
-  app.post("/v1/verify", d.guard.gateway, body, async (c) => {
+  app.post("/v1/verify", d.guard.gateway, body, retries, async (c) => {
     const scan = await readBody(c);
     if (!("code" in scan)) return sendError(c, "BAD_BODY", "body must be {\"code\": \"YK1:…\", \"at\"?: unix seconds}");
     const r = await verifier.verifyBatch([scan], c.get("gateway"));

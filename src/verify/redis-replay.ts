@@ -17,7 +17,26 @@
  * Any other failure or a reply slower than `timeoutMs` is `UNAVAILABLE`: the node refuses rather than guess.
  */
 import { RedisClient } from "bun";
+import { IDEMPOTENCY_SECONDS, PENDING_SECONDS, type Claim, type IdempotencyStore, type IdempotentAnswer } from "./idempotency.ts";
 import type { ReplayItem, ReplayOutcome, ReplayReadiness, ReplayStore } from "./replay-window.ts";
+
+/**
+ * Idempotency records (spec §4 retries) live beside the replay state: `yk:i:{<gateway>:<key>}` holds
+ * `P|<fingerprint>` while the first request is answered, then `D|<fingerprint>|<status>|<content type>|<body,
+ * base64>`. CLAIM returns the value or, when there was none, sets the pending one and returns nil.
+ */
+const CLAIM = `
+local v = redis.call('GET', KEYS[1])
+if v then return v end
+redis.call('SET', KEYS[1], 'P|' .. ARGV[1], 'EX', ARGV[2])
+return false
+`;
+/** Replaces our pending value (KEYS[1] = key, ARGV[1] = fingerprint) with ARGV[2] for ARGV[3] s, or deletes it when ARGV[2] is empty. */
+const SETTLE = `
+if redis.call('GET', KEYS[1]) ~= 'P|' .. ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) end
+return 1
+`;
 
 /** The second this Redis' memory began: set when it is found empty (`SET NX`), kept while its data is. */
 const BOOT = `
@@ -69,7 +88,7 @@ const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, "0");
 /** The Redis key of an item's (issuer, serial); `{…}` is the Redis Cluster hash tag. */
 export const replayKey = (it: ReplayItem): string => `yk:r:{${it.issuer}:${hex8(it.serialHi)}${hex8(it.serialLo)}}`;
 
-export class RedisReplayStore implements ReplayStore {
+export class RedisReplayStore implements ReplayStore, IdempotencyStore {
   readonly #client: RedisClient;
   readonly #ttl: number;
   readonly #warm: number;
@@ -152,6 +171,41 @@ export class RedisReplayStore implements ReplayStore {
 
   stats(): { held: number; capacity: number; bytes: number } {
     return { held: -1, capacity: -1, bytes: -1 };
+  }
+
+  async #eval(script: string, key: string, args: string[]): Promise<unknown> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error("timeout")), this.#timeoutMs); });
+    try {
+      return await Promise.race([this.#client.send("EVAL", [script, "1", `yk:i:{${key}}`, ...args]), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async claim(key: string, fingerprint: string, _now: number): Promise<Claim> {
+    let v: unknown;
+    try {
+      v = await this.#eval(CLAIM, key, [fingerprint, String(PENDING_SECONDS)]);
+    } catch (e) {
+      return String((e as Error).message ?? e).includes("OOM") ? { state: "full" } : { state: "unavailable" };
+    }
+    if (v === null || v === undefined) return { state: "new" };
+    const text = String(v);
+    const parts = text.split("|");
+    if (parts[1] !== fingerprint) return { state: "mismatch" };
+    if (parts[0] === "P") return { state: "in-flight" };
+    return { state: "done", answer: { status: Number(parts[2]), contentType: parts[3]!, body: new Uint8Array(Buffer.from(parts[4] ?? "", "base64")) } };
+  }
+
+  async complete(key: string, fingerprint: string, answer: IdempotentAnswer, _now: number): Promise<void> {
+    const value = `D|${fingerprint}|${answer.status}|${answer.contentType}|${Buffer.from(answer.body).toString("base64")}`;
+    // a lost record costs the guarantee for that key, not correctness: a resend is then verified again (REPLAY at worst)
+    await this.#eval(SETTLE, key, [fingerprint, value, String(IDEMPOTENCY_SECONDS)]).catch(() => undefined);
+  }
+
+  async release(key: string, fingerprint: string): Promise<void> {
+    await this.#eval(SETTLE, key, [fingerprint, "", "0"]).catch(() => undefined);
   }
 
   close(): void {
