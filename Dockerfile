@@ -2,8 +2,15 @@
 FROM oven/bun:1.4 AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# the runtime is the image's own bun; production dependencies only
-RUN bun install --production --ignore-scripts
+# the runtime is the image's own bun; production dependencies only (devDependencies such as the npm
+# "bun" package and the bench tools stay out), exactly as locked in package-lock.json
+RUN bun install --production --ignore-scripts --frozen-lockfile
+
+# the API reference page's script (GET /docs/scalar.js): one file of a devDependency, not its dependency tree
+FROM oven/bun:1.4 AS docs
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN bun install --ignore-scripts --frozen-lockfile && cp node_modules/@scalar/api-reference/dist/browser/standalone.js /scalar-standalone.js
 
 FROM oven/bun:1.4-slim
 WORKDIR /app
@@ -11,6 +18,7 @@ ENV NODE_ENV=production PORT=8080 YUKUAI_DATA_DIR=/data
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY src ./src
+COPY --from=docs /scalar-standalone.js ./vendor/scalar-standalone.js
 RUN mkdir -p /data && chown bun:bun /data
 USER bun
 EXPOSE 8080

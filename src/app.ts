@@ -2,18 +2,19 @@
  * @module The Hono app of a composed node: routes and middleware, no logic. Unknown paths and uncaught
  * faults answer the §4 error body; refusals raised at the edge (HTTPException) answer their own response.
  */
-import { Hono } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import type { Node } from "./compose.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { guard, type Env } from "./routes/auth.ts";
 import { sendError } from "./routes/errors.ts";
+import { openapiRoutes } from "./routes/openapi.ts";
 import { opsRoutes } from "./routes/ops.ts";
 import { streamRoutes } from "./routes/stream.ts";
 import { verifyRoutes } from "./routes/verify.ts";
 
-export function createApp(node: Node, log: (line: string) => void = (l) => console.error(l)): Hono<Env> {
-  const app = new Hono<Env>();
+export function createApp(node: Node, log: (line: string) => void = (l) => console.error(l)): OpenAPIHono<Env> {
+  const app = new OpenAPIHono<Env>();
   const { config, metrics, verifier } = node;
   const g = guard({ tokens: node.tokens, registry: node.registry, throttle: node.authThrottle, metrics, trustedProxies: config.trustedProxies });
   const limits = { maxBodyBytes: config.maxBodyBytes, maxBatch: config.maxBatch };
@@ -21,9 +22,10 @@ export function createApp(node: Node, log: (line: string) => void = (l) => conso
   streamRoutes(app, { guard: g, verifier, metrics, idempotency: node.idempotency, clock: node.clock, ...limits, log });
   adminRoutes(app, {
     guard: g, issuance: node.issuance, registry: node.registry, licences: node.licences, trust: node.trust,
-    revocations: node.revocations, clock: node.clock, maxBodyBytes: config.maxBodyBytes,
+    revocations: node.revocations, clock: node.clock, maxBodyBytes: config.maxBodyBytes, writable: node.keyring !== null,
   });
   opsRoutes(app, { verifier, metrics, refreshGauges: () => node.refreshGauges() });
+  openapiRoutes(app, { issuer: config.issuer });
   app.notFound((c) => sendError(c, "NOT_FOUND", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
   app.onError((err, c) => {
     if (err instanceof HTTPException) return err.getResponse();
