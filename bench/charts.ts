@@ -34,6 +34,12 @@ export interface Chart {
   hlines?: { y: number; label: string; labelLeft?: boolean }[];
   yMin?: number;
   yMax?: number;
+  /** Draw a point at each value (default true; off for long time series). */
+  points?: boolean;
+  /** d3-format of the y axis' labels (default "~s": 1k, 500m). */
+  yFormat?: string;
+  /** Plot-area height (default HEIGHT). */
+  height?: number;
 }
 
 const COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"];
@@ -77,7 +83,7 @@ export function chartSpec(c: Chart): TopLevelSpec {
     axis: { values: c.xTicks ?? (c.xLog ? logTicks(x0, x1) : undefined), format: "~s", grid: true },
   } as const;
   const yScale = c.yLog ? { type: "log", domain: [y0, y1], nice: false } : { type: "linear", domain: [y0, y1], nice: true };
-  const yAxis = { values: c.yLog ? logTicks(y0, y1) : undefined, format: "~s", grid: true };
+  const yAxis = { values: c.yLog ? logTicks(y0, y1) : undefined, format: c.yFormat ?? "~s", grid: true };
   const colour = {
     field: "series", type: "nominal", title: null, sort: names,
     scale: { domain: names, range: c.series.map((s, i) => COLOURS[(s.colour ?? i) % COLOURS.length]!) },
@@ -91,7 +97,7 @@ export function chartSpec(c: Chart): TopLevelSpec {
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: { text: c.title, anchor: "start", fontSize: 15 },
-    width: WIDTH, height: HEIGHT, background: "white", padding: 12,
+    width: WIDTH, height: c.height ?? HEIGHT, background: "white", padding: 12,
     config: { font: "sans-serif", axis: { labelFontSize: 12, titleFontSize: 12, titleFontWeight: "normal", gridColor: "#e5e5e5", domainColor: "#333" }, legend: { labelFontSize: 12 }, view: { stroke: null } },
     layer: [
       // min–max error bars
@@ -103,7 +109,7 @@ export function chartSpec(c: Chart): TopLevelSpec {
       // one line per series, with its points
       {
         data: { values: rows },
-        mark: { type: "line", strokeWidth: 2, clip: true, point: { filled: true, size: 45 } },
+        mark: { type: "line", strokeWidth: c.points === false ? 1.25 : 2, clip: true, point: c.points === false ? false : { filled: true, size: 45 } },
         encoding: { x, y: { field: "y", type: "quantitative", scale: yScale, axis: yAxis, title: c.yLabel }, color: colour, strokeDash: dash },
       },
       // horizontal reference lines and their labels
@@ -128,7 +134,24 @@ export function chartSpec(c: Chart): TopLevelSpec {
 
 /** The chart as a standalone SVG document. */
 export async function lineChart(c: Chart): Promise<string> {
-  const { spec } = compile(chartSpec(c));
+  return render(chartSpec(c));
+}
+
+/** Several charts one above the other in one SVG document, each with its own scales and legend. */
+export async function stackedCharts(cs: Chart[]): Promise<string> {
+  const specs = cs.map((c) => {
+    const { $schema, config, background, padding, ...rest } = chartSpec(c) as unknown as Record<string, unknown>;
+    return rest;
+  });
+  const first = chartSpec(cs[0]!) as unknown as Record<string, unknown>;
+  return render({
+    $schema: first.$schema, config: first.config, background: first.background, padding: first.padding, spacing: 28,
+    vconcat: specs, resolve: { scale: { color: "independent", strokeDash: "independent", x: "independent", y: "independent" }, legend: { color: "independent", strokeDash: "independent" } },
+  } as unknown as TopLevelSpec);
+}
+
+async function render(top: TopLevelSpec): Promise<string> {
+  const { spec } = compile(top);
   const view = new View(parse(spec), { renderer: "none" });
   try {
     return (await view.toSVG()) + "\n";

@@ -2,8 +2,12 @@
  * @module `npm run bench` (= `bun bench/run.ts`): runs every bench and writes BENCHMARKS.md and the plots
  * in bench/plots/. Options:
  *   --quick            fewer and shorter runs (a smoke test of the whole suite, ~4 minutes)
- *   --only=a,b         run only these parts (micro, http, ratio, metro, memory); the others' results are
- *                      taken from bench/out/results.json of an earlier run
+ *   --only=a,b         run only these parts (micro, http, ratio, metro, memory, soak); the others' results are
+ *                      taken from bench/out/results.json of an earlier run. The soak (bench/soak.ts, 10 minutes of
+ *                      mixed load) is not in the default set: it runs only when named (`--only=soak`)
+ *   --soak-minutes=N   the soak's duration (default 10; 2 with --quick)
+ *   --soak-from=PATH   with --only=soak: take the soak's results from PATH (written by `bun bench/soak.ts
+ *                      --out=PATH`) instead of running it, and merge them into the results file
  *   --report-only      rewrite BENCHMARKS.md and the plots from bench/out/results.json
  *   --results=PATH     read (and, when running, write) the results there instead of bench/out/results.json
  *                      (also BENCH_RESULTS=PATH)
@@ -16,7 +20,7 @@ import { spawn } from "bun";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
 import { join, relative, resolve } from "node:path";
-import { lineChart } from "./charts.ts";
+import { lineChart, stackedCharts } from "./charts.ts";
 import { closeSigners } from "./codes.ts";
 import { runHttp, type HttpResults, BATCH_SIZES, connectionsFor } from "./http.ts";
 import { BUN, fmt, fmtSummary, median, OUT, ROOT, type Summary } from "./lib.ts";
@@ -24,9 +28,12 @@ import type { MemoryResults } from "./memory.ts";
 import { GATEWAYS, METRO_LADDER, P99_LIMIT_MS, RETURNING_HOLDERS, runMetro, TICK_MS, TRIP_MAX_MS, TRIP_MIN_MS, type MetroLevel, type MetroResults } from "./metro.ts";
 import type { MicroRow } from "./micro.ts";
 import { BATCH as RATIO_BATCH, CONNECTIONS as RATIO_CONNECTIONS, HOLDERS as WARM_HOLDERS, runRatio, type RatioResults } from "./ratio.ts";
+import type { SoakKind, SoakResults } from "./soak.ts";
 
-const PARTS = ["micro", "http", "ratio", "metro", "memory"] as const;
+const PARTS = ["micro", "http", "ratio", "metro", "memory", "soak"] as const;
 type Part = (typeof PARTS)[number];
+/** What runs without --only: everything but the soak (minutes long, run on request). */
+const DEFAULT_PARTS: readonly Part[] = ["micro", "http", "ratio", "metro", "memory"];
 
 interface Machine { cpu: string; cores: number; threadsPerCore: string; bun: string; kernel: string; memoryGiB: number; hypervisor: string }
 
@@ -41,14 +48,18 @@ interface Results {
   /** first sight over HTTP, then WebSocket; returning riders over HTTP, then WebSocket. */
   metro?: MetroResults[];
   memory?: MemoryResults;
+  soak?: SoakResults;
 }
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const reportOnly = args.includes("--report-only");
 const onlyArg = args.find((a) => a.startsWith("--only="));
-const only = onlyArg ? (onlyArg.slice(7).split(",") as Part[]) : [...PARTS];
+const only = onlyArg ? (onlyArg.slice(7).split(",") as Part[]) : [...DEFAULT_PARTS];
+for (const part of only) if (!PARTS.includes(part)) throw new Error(`--only: no part "${part}" (parts: ${PARTS.join(", ")})`);
 const option = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const soakMinutes = Number(option("soak-minutes") ?? (quick ? 2 : 10));
+const soakFrom = option("soak-from");
 const resultsPath = resolve(option("results") ?? process.env.BENCH_RESULTS ?? join(OUT, "results.json"));
 const reportDir = resolve(option("report-dir") ?? ROOT);
 const log = (l: string) => console.log(l);
@@ -109,6 +120,11 @@ async function main(): Promise<void> {
       return [fsHttp, fsWs, rtHttp, rtWs];
     })) ?? results.metro;
     results.memory = (await timed("memory", () => childJson<MemoryResults>([BUN, "bench/memory.ts", quick ? "200000" : "1000000"]))) ?? results.memory;
+    results.soak = (await timed("soak", async () => soakFrom !== undefined
+      ? JSON.parse(readFileSync(resolve(soakFrom), "utf8")) as SoakResults
+      : childJson<SoakResults>([BUN, "bench/soak.ts", `--minutes=${soakMinutes}`, `--out=${join(OUT, "soak.json")}`]))) ?? results.soak;
+    // a soak taken from a file took its own time, not this run's
+    if (only.includes("soak") && soakFrom !== undefined && results.soak) results.seconds.soak = results.soak.wallSeconds;
     closeSigners();
     writeFileSync(path, JSON.stringify(results, null, 1));
   }
@@ -135,6 +151,149 @@ const runName = (x: MetroResults) => `${modelName(x.model)} over ${transportName
 /** The level at which a metro run held its answer, and the first level above it that was not held. */
 const heldLevel = (x: MetroResults) => x.levels.find((l) => l.multiple === x.held && l.pass) ?? x.levels.find((l) => l.multiple === x.held);
 const firstNotHeld = (x: MetroResults): MetroLevel | undefined => x.levels.filter((l) => !l.pass && l.multiple > x.held).sort((a, b) => a.multiple - b.multiple)[0];
+
+/** A number from a results file (NaN was written as null). */
+const num = (v: number | null | undefined): number => (typeof v === "number" ? v : NaN);
+const msOr = (v: number | null | undefined) => (Number.isFinite(num(v)) ? ms(num(v)) : "–");
+
+/** The soak checked against the issue's targets: memory flat after warm-up, 0 lost answers, 0 5xx. */
+function soakVerdicts(s: SoakResults): { target: string; criterion: string; measured: string; short: string; met: boolean }[] {
+  const f = s.config.flat;
+  const slope = num(s.rss.slopeMBPerMin), growth = num(s.rss.endMB) / num(s.rss.warmUpMB) - 1;
+  const flat = Math.abs(slope) < f.slopeMBPerMin && Math.abs(growth) < f.growth;
+  const [w0, w1] = s.rss.warmWindow, [e0, e1] = s.rss.endWindow;
+  const t = s.totals;
+  return [
+    {
+      target: "memory flat after warm-up",
+      criterion: `RSS slope (least squares from ${w0} s to the end) within ±${f.slopeMBPerMin} MB/min, and the median RSS of ${e0}–${e1} s within ${pct(f.growth)} of the median of ${w0}–${w1} s (the warm-up)`,
+      measured: `${fmt(num(s.rss.warmUpMB), 1)} MB → ${fmt(num(s.rss.endMB), 1)} MB (${signedPct(growth)}); slope ${slope >= 0 ? "+" : "−"}${Math.abs(slope).toFixed(2)} MB/min`,
+      short: `RSS ${signedPct(growth)}, ${slope >= 0 ? "+" : "−"}${Math.abs(slope).toFixed(2)} MB/min`,
+      met: flat,
+    },
+    {
+      target: "0 lost answers",
+      criterion: `every request and frame answered within its ${s.config.timeoutMs / 1000} s timeout (after a drain of up to ${s.config.drainMs / 1000} s at the end)`,
+      measured: `${fmt(t.lost)} lost of ${fmt(t.sent)} sent (${fmt(t.answered)} answered${t.lateAnswers ? `, ${t.lateAnswers} frames answered after their timeout` : ""})`,
+      short: `${fmt(t.lost)} lost of ${fmt(t.sent)}`,
+      met: t.lost === 0,
+    },
+    {
+      target: "0 5xx",
+      criterion: "no HTTP status 500–599 and no stream error frame of that class (INTERNAL, OVERLOADED, REPLAY_STORE_*, …)",
+      measured: `${fmt(t.s5xx)}`,
+      short: `${fmt(t.s5xx)} 5xx`,
+      met: t.s5xx === 0,
+    },
+  ];
+}
+
+async function soakSection(s: SoakResults, m: Machine, p: (l?: string) => void): Promise<void> {
+  const c = s.config;
+  const D = s.durationSeconds;
+  const k = s.kinds;
+  const transitScans = c.transit.perSecond * c.transit.batch, streamScans = c.stream.perSecond * c.stream.batch;
+  p("## Soak");
+  p();
+  p(`${fmt(s.minutes, s.minutes % 1 ? 1 : 0)} minutes of mixed load on one node (started ${s.startedAt.slice(0, 16).replace("T", " ")} UTC), server pinned to core 0 without workers`);
+  p(`(\`${s.command.server}\`), load generator pinned to core 1 of the ${m.cores}-core ${m.cpu}. Open loop: everything is sent at its`);
+  p(`scheduled time whatever the answers, each request or frame with a ${c.timeoutMs / 1000} s timeout, and latency counts from the scheduled time.`);
+  p(`Transit: ${c.transit.perSecond} POST /v1/verify/batch per second of ${c.transit.batch} scans (${fmt(transitScans)} scans/s), JSON and msgpack in turn, on a metro`);
+  p(`gateway; stream: one WebSocket, ${c.stream.perSecond} JSON frames per second of ${c.stream.batch} scans (${fmt(streamScans)} scans/s), answers matched by id. Their codes come from`);
+  p(`${fmt(c.holders)} bench holders, signed ${c.signAheadSeconds} s ahead of the second they are sent in and stamped with it, counters rising per holder.`);
+  p(`Licence scenes: a hotel gateway, ${s.licences.holders} credentials issued through POST /v1/credentials for generated resident IDs, each linked to an`);
+  p(`identity-card licence; ${c.licence.perSecond} scans per second with consent bit 0, each expected OK with the licence. Junk: one request or frame in ${c.junkEvery}`);
+  p("(bad JSON, a wrong content type, a batch of 1,001 scans, a junk scan in a batch, a frame that is not JSON), expected to be");
+  p(`a 4xx, MALFORMED or BAD_FRAME. Admin churn: a credential revoked every ${c.revokeEverySeconds} s (each second a batch with a revoked credential, expected`);
+  p(`REVOKED, and the next to be revoked, expected OK); a gateway created every ${c.gatewayEverySeconds} s and used, then deleted ${c.gatewayEverySeconds / 2} s later and its key tried`);
+  p("(expected 401). Each second: the server's RSS (`/proc/<pid>/status`), its event-loop lag peak (`yukuai_event_loop_lag_peak_seconds`");
+  p("from `/metrics`: the largest lateness of its 50 ms timer since the previous second's scrape), p50/p99 of the verification requests");
+  p("and frames answered in that second, and the CPU time of the server, of the load generator and of everything else on the machine.");
+  p(`Command: \`${s.command.soak}\` (or \`npm run bench -- --only=soak\`; the soak is not in the default set of parts).`);
+  p();
+  const la = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(" ");
+  const contended = s.cpu.othersMean > 0.25;
+  p(`The machine was shared: load average ${la(s.loadavg.start)} at the start and ${la(s.loadavg.end)} at the end; other processes used ${s.cpu.othersMean.toFixed(2)} cores on`);
+  p(`average (at most ${s.cpu.othersMax.toFixed(2)} in a second) of ${m.cores}, the server ${s.cpu.serverMean.toFixed(3)}, the load generator ${s.cpu.loadGeneratorMean.toFixed(3)}.${contended ? " Latencies and lag" : ""}`);
+  if (contended) p("below include the waits for a core that this contention caused (the load generator's own sending was late by up to " + `${msOr(s.sendLateMaxMs)} ms).`);
+  p();
+  p("| target | criterion | measured | |");
+  p("|---|---|---|---|");
+  for (const v of soakVerdicts(s)) p(`| ${v.target} | ${v.criterion} | **${v.measured}** | ${v.met ? "met" : "missed"} |`);
+  p();
+  const name: Record<SoakKind, string> = {
+    transit: "transit batches (HTTP)", stream: "stream frames (WebSocket)", licence: "licence scans (hotel, HTTP)",
+    check: "revocation checks (HTTP)", churn: "churn gateways' scans (HTTP)", admin: "admin: revocations, gateways (HTTP)",
+  };
+  p("| | sent | answered | lost | 2xx | 4xx | 5xx | errors | as expected | p50 ms | p99 ms | max ms |");
+  p("|---|---|---|---|---|---|---|---|---|---|---|---|");
+  for (const [kind, label] of Object.entries(name) as [SoakKind, string][]) {
+    const x = k[kind];
+    p(`| ${label} | ${fmt(x.sent)} | ${fmt(x.answered)} | ${fmt(x.lost)} | ${fmt(x.s2xx)} | ${fmt(x.s4xx)} | ${fmt(x.s5xx)} | ${fmt(x.errors)} | ${fmt(x.expected)} | ${msOr(x.p50)} | ${msOr(x.p99)} | ${msOr(x.max)} |`);
+  }
+  const t = s.totals;
+  p(`| **all** | ${fmt(t.sent)} | ${fmt(t.answered)} | **${fmt(t.lost)}** | ${fmt(t.s2xx)} | ${fmt(t.s4xx)} | **${fmt(t.s5xx)}** | ${fmt(t.errors)} | ${fmt(t.sent - t.unexpected - t.errors)} | | | |`);
+  p();
+  p("Latencies are of the non-junk answers; 4xx includes the expected ones (junk, and the deleted gateways' keys).");
+  p();
+  const j = s.junk;
+  const verifyCount = k.transit.sent + k.stream.sent + k.licence.sent;
+  p(`Junk: ${fmt(j.sent)} requests and frames (${pct(j.sent / verifyCount, 2)} of the transit, stream and licence traffic), ${fmt(j.expected)} answered as expected${j.unexpected ? `, **${fmt(j.unexpected)} not**` : ""}:`);
+  p(`${list(Object.entries(j.byKind).map(([kind, v]) => `${kind} ${fmt(v.sent)} → ${Object.entries(v.answers).map(([a, n]) => `${a} × ${fmt(n)}`).join(", ")}`))}.`);
+  const rv = s.revocations, g = s.gateways;
+  p(`Revocations: ${fmt(rv.made)} made${rv.failed ? ` (${rv.failed} failed)` : ""}; ${fmt(rv.revokedScans)} scans of revoked credentials, ${fmt(rv.revokedAsRevoked)} REVOKED; ${fmt(rv.liveScans)} scans of the`);
+  p(`next to be revoked, ${fmt(rv.liveAsOk)} OK. Gateways: ${fmt(g.created)} created, ${fmt(g.usedOk)} of them answered a scan OK; ${fmt(g.deleted)} deleted, ${fmt(g.refusedAfterDelete)} of their keys refused (401) right after${g.failed ? `; ${g.failed} admin calls failed` : ""}.`);
+  p(`Licences: ${fmt(s.licences.scans)} consented scans at the hotel, identity-card released in ${fmt(s.licences.released)}.`);
+  p(`The node's own counters over the run: ${Object.entries(s.nodeResults).sort((a, b) => b[1] - a[1]).map(([code, n]) => `${code} ${fmt(n)}`).join(", ")}.`);
+  p();
+  const secs = s.seconds;
+  p(`Each second (${fmt(secs.length)} samples): RSS ${fmt(num(s.rss.minMB), 1)}–${fmt(num(s.rss.peakMB), 1)} MB; event-loop lag peak median ${msOr(s.lag.medianMs)} ms, p99 ${msOr(s.lag.p99Ms)} ms,`);
+  p(`max **${msOr(s.lag.maxMs)} ms**${s.lag.missingSamples ? ` (${s.lag.missingSamples} scrapes failed)` : ""}; the second's p99 latency median **${msOr(s.p99.medianMs)} ms**, max **${msOr(s.p99.maxMs)} ms**.`);
+  const last = secs.at(-1), first = secs.find((x) => x.t > s.rss.warmWindow[0]);
+  if (first && last && Number.isFinite(num(first.replaySerials)) && Number.isFinite(num(last.replaySerials))) {
+    p(`Serials in the replay window: ${fmt(num(first.replaySerials))} after warm-up, ${fmt(num(last.replaySerials))} at the end; verified credentials cached: ${fmt(num(first.cacheEntries))}, ${fmt(num(last.cacheEntries))}.`);
+  }
+  p();
+  if (s.notes.length) {
+    p("Unexpected answers (the first few):");
+    p();
+    for (const n of s.notes) p(`- ${n}`);
+    p();
+  }
+  p("![Soak: RSS, per-second latency, event-loop lag and CPU over time](bench/plots/soak.svg)");
+  p();
+  const x = (q: { t: number }) => q.t / 60;
+  const xLabel = "minutes from the start";
+  writeFileSync(join(reportDir, "bench/plots/soak.svg"), await stackedCharts([
+    {
+      title: `Soak: server RSS each second (${fmt(s.minutes, s.minutes % 1 ? 1 : 0)} min of mixed load, 1 core)`, xLabel, yLabel: "RSS, MB", points: false, height: 200,
+      series: [{ name: "RSS", points: secs.map((q) => ({ x: x(q), y: num(q.rssMB) })) }],
+      hlines: [
+        { y: num(s.rss.warmUpMB), label: `warm-up median ${fmt(num(s.rss.warmUpMB), 1)} MB`, labelLeft: true },
+        { y: num(s.rss.warmUpMB) * (1 + c.flat.growth), label: `+${pct(c.flat.growth)}` },
+      ],
+    },
+    {
+      title: "Latency of the verification requests and frames answered in each second", xLabel, yLabel: "ms (log)", yLog: true, yFormat: "~g", points: false, height: 200,
+      series: [
+        { name: "p99", points: secs.map((q) => ({ x: x(q), y: num(q.p99) })) },
+        { name: "p50", dashed: true, colour: 0, points: secs.map((q) => ({ x: x(q), y: num(q.p50) })) },
+      ],
+    },
+    {
+      title: "Server event-loop lag peak (50 ms timer), each second", xLabel, yLabel: "ms (log)", yLog: true, yFormat: "~g", points: false, height: 200,
+      series: [{ name: "lag peak", colour: 1, points: secs.map((q) => ({ x: x(q), y: num(q.lagMs) })) }],
+    },
+    {
+      title: `CPU each second (cores of ${m.cores})`, xLabel, yLabel: "cores", points: false, height: 160, yMin: 0,
+      series: [
+        { name: "other processes", colour: 4, points: secs.map((q) => ({ x: x(q), y: q.cpu.others })) },
+        { name: "server", colour: 0, points: secs.map((q) => ({ x: x(q), y: q.cpu.server })) },
+        { name: "load generator", colour: 2, points: secs.map((q) => ({ x: x(q), y: q.cpu.loadGenerator })) },
+      ],
+    },
+  ]));
+}
 
 async function writeReport(r: Results, resultsFile: string): Promise<void> {
   mkdirSync(join(reportDir, "bench/plots"), { recursive: true });
@@ -182,6 +341,12 @@ async function writeReport(r: Results, resultsFile: string): Promise<void> {
       : met.length === 0 ? `missed by all ${metro.length} (the best held ${best}×, ${t - best}× short)`
       : `met by ${list(met.map(runName))}; missed by ${list(missed.map((x) => `${runName(x)} (${t - x.held}× short)`))}`;
     p(`| peak metro ≥ ${t}× the record peak on one core | ${metro.map((x) => `${runName(x)}: **${x.held}×**`).join("; ")} | ${verdict} |`);
+  }
+  const soak = r.soak;
+  if (soak) {
+    const v = soakVerdicts(soak);
+    const missed = v.filter((x) => !x.met);
+    p(`| soak (${fmt(soak.minutes, soak.minutes % 1 ? 1 : 0)} min of mixed load): ${list(v.map((x) => x.target))} | ${v.map((x) => x.short).join("; ")} | ${missed.length === 0 ? "met" : `missed: ${list(missed.map((x) => x.target))}`} |`);
   }
   if (mem) {
     const v = mem.replay.bytesPerHolder, t = TARGET.replayBytesPerHolder;
@@ -445,6 +610,9 @@ async function writeReport(r: Results, resultsFile: string): Promise<void> {
     p(`replay window's RSS per holder; at this size each million credentials held in the LRU take about ${fmt((1e6 * mem.lru.rssBytesPerHolder) / 2 ** 30, 1)} GiB.`);
     p();
   }
+
+  // ── soak ──
+  if (soak) await soakSection(soak, m, p);
 
   // ── micro ──
   if (r.micro) {
