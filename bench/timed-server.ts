@@ -13,9 +13,9 @@ const stats = { handlerNs: 0, signatureNs: 0, signatures: 0, requests: 0 };
 
 class TimedChecker implements SignatureChecker {
   readonly #inner = new InlineChecker();
-  check(jobs: readonly SigJob[]): Uint8Array {
+  async check(jobs: readonly SigJob[]): Promise<Uint8Array> {
     const t = Bun.nanoseconds();
-    const out = this.#inner.check(jobs);
+    const out = await this.#inner.check(jobs);
     stats.signatureNs += Bun.nanoseconds() - t;
     for (const j of jobs) stats.signatures += j.issuerKey === null ? 1 : 2;
     return out;

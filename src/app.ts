@@ -35,7 +35,11 @@ export function createApp(node: Node, log: (line: string) => void = (l) => conso
       return sendError(c, "BAD_BODY", "the request was aborted by the client");
     }
     // no request data in the log line: it may carry personal data
-    log(`internal error on ${c.req.method} ${c.req.routePath}: ${err.name}: ${err.message}`);
+    let route = "?";
+    try {
+      route = c.req.routePath;
+    } catch { /* no route matched */ }
+    log(`internal error on ${c.req.method} ${route}: ${err.name}: ${err.message}`);
     return sendError(c, "INTERNAL", "internal error");
   });
   return app;

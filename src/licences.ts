@@ -124,7 +124,7 @@ export class Licences {
     if (!s.ok) return s;
     const limit = limitRaw ? Number(limitRaw) : 1000;
     const offset = offsetRaw ? Number(offsetRaw) : 0;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000 || !Number.isInteger(offset) || offset < 0) {
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000 || !Number.isSafeInteger(offset) || offset < 0) {
       return refuse("BAD_PAGE", "limit must be 1-10000 and offset a non-negative integer");
     }
     return ok({ entries: this.#d.db.auditOf(s.value.subject, limit, offset) });

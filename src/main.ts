@@ -11,12 +11,17 @@ import { RedisReplayStore } from "./verify/redis-replay.ts";
 import { replayRetention } from "./verify/replay-window.ts";
 
 /**
- * The shared stores when `YUKUAI_REDIS_URL` is set — replay state and retry records in one Redis (connected,
- * and refusing an evicting Redis); none (in memory) otherwise.
+ * The shared stores when `YUKUAI_REDIS_URL` is set — replay state and retry records in one Redis, or in a
+ * Redis Cluster for a `redis-cluster://host:port,host:port…` URL (connected, and refusing an evicting Redis
+ * or master); none (in memory) otherwise.
  */
 export async function sharedStoresOf(config: Config): Promise<Pick<Overrides, "replay" | "idempotency">> {
   if (!config.redisUrl) return {};
-  const store = new RedisReplayStore(config.redisUrl, replayRetention(config), 2 * config.skewSeconds);
+  const args = [replayRetention(config), 2 * config.skewSeconds] as const;
+  // ioredis (Bun's client has no cluster support) is loaded only for a cluster
+  const store = config.redisUrl.startsWith("redis-cluster://")
+    ? new (await import("./verify/redis-cluster.ts")).RedisClusterReplayStore(config.redisUrl, ...args)
+    : new RedisReplayStore(config.redisUrl, ...args);
   await store.start().catch((e: Error) => {
     store.close();
     throw new Error(`YUKUAI_REDIS_URL: ${e.message}`);
@@ -24,15 +29,24 @@ export async function sharedStoresOf(config: Config): Promise<Pick<Overrides, "r
   return { replay: store, idempotency: store };
 }
 
-/** Bun.serve's options for a composed node's app (the bench servers wrap `fetch`). */
+/** The §4 error body for the few requests answered before the app sees them. */
+const edgeError = (status: number, code: string, message: string) =>
+  new Response(JSON.stringify({ error: { code, message } }), { status, headers: { "content-type": "application/json" } });
+
+/**
+ * Bun.serve's options for a composed node's app (the bench servers wrap `fetch`). Bun's own body cap is set
+ * far above the node's limit, so the app (Hono's bodyLimit: declared lengths at once, chunked bodies counted
+ * while read) answers every 413 with the §4 body; a request whose URL cannot be parsed (no or a bad Host) is
+ * 400 here; and a fault that escapes the app is the §4 500 body, never the runtime's error page.
+ */
 export function serveOptions(node: Node, fetch: (req: Request, srv: Server<unknown>) => Response | Promise<Response>) {
   const { config } = node;
   return {
     port: config.port,
     hostname: config.hostname,
-    // a little over the limit so the app, not the server, answers 413 with the §4 error body
-    maxRequestBodySize: config.maxBodyBytes + 65536,
-    fetch,
+    maxRequestBodySize: Math.max(config.maxBodyBytes * 64, 1 << 30),
+    fetch: (req: Request, srv: Server<unknown>) => (URL.canParse(req.url) ? fetch(req, srv) : edgeError(400, "BAD_BODY", "the request has no valid Host")),
+    error: () => edgeError(500, "INTERNAL", "internal error"),
     websocket: streamWebSocket(config.maxBodyBytes),
   };
 }

@@ -62,8 +62,8 @@ export class Registry {
 
   /** §4 delta feed: entries with seq > since, `next`, and `last` (so a follower sees a feed that went backwards). */
   feed(sinceRaw: string | undefined): Result<RevocationFeed> {
+    if (sinceRaw !== undefined && sinceRaw !== "" && !/^[0-9]{1,15}$/.test(sinceRaw)) return refuse("BAD_SINCE", "since must be a non-negative integer (decimal digits)");
     const since = sinceRaw === undefined || sinceRaw === "" ? 0 : Number(sinceRaw);
-    if (!Number.isInteger(since) || since < 0) return refuse("BAD_SINCE", "since must be a non-negative integer");
     const entries = this.#d.db.revocationsSince(since, FEED_PAGE);
     return ok({ entries, next: entries.length ? entries[entries.length - 1]!.seq : since, last: this.#d.db.lastRevocationSeq() });
   }

@@ -25,14 +25,14 @@ import type { ReplayItem, ReplayOutcome, ReplayReadiness, ReplayStore } from "./
  * `P|<fingerprint>` while the first request is answered, then `D|<fingerprint>|<status>|<content type>|<body,
  * base64>`. CLAIM returns the value or, when there was none, sets the pending one and returns nil.
  */
-const CLAIM = `
+export const CLAIM = `
 local v = redis.call('GET', KEYS[1])
 if v then return v end
 redis.call('SET', KEYS[1], 'P|' .. ARGV[1], 'EX', ARGV[2])
 return false
 `;
 /** Replaces our pending value (KEYS[1] = key, ARGV[1] = fingerprint) with ARGV[2] for ARGV[3] s, or deletes it when ARGV[2] is empty. */
-const SETTLE = `
+export const SETTLE = `
 if redis.call('GET', KEYS[1]) ~= 'P|' .. ARGV[1] then return 0 end
 if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) end
 return 1
@@ -44,7 +44,7 @@ redis.call('SET', 'yk:boot', ARGV[1], 'NX')
 return tonumber(redis.call('GET', 'yk:boot'))
 `;
 
-const SCRIPT = `
+export const SCRIPT = `
 local ttl = tonumber(ARGV[1])
 local now = tonumber(ARGV[2])
 local warm = tonumber(ARGV[3])

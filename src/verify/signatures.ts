@@ -62,15 +62,43 @@ export class ScanVerifier {
   }
 }
 
-/** Checks on the calling thread (1-core machines, and small batches). */
+/** How long inline checking holds the event loop before it lets other work run (ms). */
+export const INLINE_SLICE_MS = 20;
+
+/**
+ * Checks on the calling thread (1-core machines, and small batches). A batch that takes longer than
+ * INLINE_SLICE_MS (a large one, or one of forged signatures, each re-checked in JavaScript, spec §2) is
+ * checked in slices with the event loop free in between, so no batch stalls the node: a batch that fits in
+ * one slice is answered synchronously, as before.
+ */
 export class InlineChecker implements SignatureChecker {
   readonly #signer = new ScanVerifier();
 
-  check(jobs: readonly SigJob[]): Uint8Array {
+  check(jobs: readonly SigJob[]): Uint8Array | Promise<Uint8Array> {
     const out = new Uint8Array(jobs.length);
-    for (let i = 0; i < jobs.length; i++) {
+    const next = this.#slice(jobs, out, 0);
+    return next === jobs.length ? out : this.#rest(jobs, out, next);
+  }
+
+  /** Checks from `from` until the slice's time is used; returns where it stopped. */
+  #slice(jobs: readonly SigJob[], out: Uint8Array, from: number): number {
+    // performance.now() measures a duration here, not the time of day (the Clock is for that)
+    const until = performance.now() + INLINE_SLICE_MS;
+    let i = from;
+    while (i < jobs.length) {
       const j = jobs[i]!;
       out[i] = this.#signer.check(j.code, j.issuerKey, j.deviceKey);
+      i++;
+      if ((i & 7) === 0 && performance.now() > until) break;
+    }
+    return i;
+  }
+
+  async #rest(jobs: readonly SigJob[], out: Uint8Array, from: number): Promise<Uint8Array> {
+    let i = from;
+    while (i < jobs.length) {
+      await new Promise<void>((r) => setTimeout(r, 0));
+      i = this.#slice(jobs, out, i);
     }
     return out;
   }

@@ -23,6 +23,20 @@ export interface Readiness {
   follow?: FollowReadiness;
 }
 
+/**
+ * A scan as the follower forwards it: a code (text or bytes) or {code, at}, as spec §4 has them; anything
+ * else is answered MALFORMED by the issuer node either way, so it goes as "" — no value of any depth or size
+ * the gateway chose reaches the issuer node's decoder, whose refusal would cost the whole batch.
+ */
+function forwardable(scan: unknown): unknown {
+  if (typeof scan === "string" || scan instanceof Uint8Array) return scan;
+  if (typeof scan === "object" && scan !== null && !Array.isArray(scan)) {
+    const { code, at } = scan as { code?: unknown; at?: unknown };
+    if (typeof code === "string" || code instanceof Uint8Array) return at === undefined ? { code } : { code, at: typeof at === "number" ? at : null };
+  }
+  return "";
+}
+
 export interface VerifierDeps {
   clock: Clock;
   pipeline: Pipeline;
@@ -45,7 +59,7 @@ export class Verifier {
     const f = this.#d.follower;
     if (f !== null && gw.scene.needMask !== 0) {
       // licences and their audit log live on the issuer node: it answers this batch whole
-      const results = await f.issuerNode.verifyBatch(scans, gw.key);
+      const results = await f.issuerNode.verifyBatch(scans.map(forwardable), gw.key);
       if (results === null) return refuse("ISSUER_UNAVAILABLE", "this scene's batches are answered by the issuer node, which did not answer; retry");
       this.#d.metrics.countResults(results);
       return ok(results);
