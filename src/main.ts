@@ -39,13 +39,13 @@ const edgeError = (status: number, code: string, message: string) =>
  * while read) answers every 413 with the §4 body; a request whose URL cannot be parsed (no or a bad Host) is
  * 400 here; and a fault that escapes the app is the §4 500 body, never the runtime's error page.
  */
-export function serveOptions(node: Node, fetch: (req: Request, srv: Server<unknown>) => Response | Promise<Response>) {
+export function serveOptions(node: Node, handle: (req: Request, srv: Server<unknown>) => Response | Promise<Response>) {
   const { config } = node;
   return {
     port: config.port,
     hostname: config.hostname,
     maxRequestBodySize: Math.max(config.maxBodyBytes * 64, 1 << 30),
-    fetch: (req: Request, srv: Server<unknown>) => (URL.canParse(req.url) ? fetch(req, srv) : edgeError(400, "BAD_BODY", "the request has no valid Host")),
+    fetch: (req: Request, srv: Server<unknown>) => (URL.canParse(req.url) ? handle(req, srv) : edgeError(400, "BAD_BODY", "the request has no valid Host")),
     error: () => edgeError(500, "INTERNAL", "internal error"),
     websocket: streamWebSocket(config.maxBodyBytes),
   };

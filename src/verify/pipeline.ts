@@ -76,6 +76,8 @@ function readScan(scan: unknown): { code: Uint8Array; at: number | undefined } |
 export class Pipeline {
   readonly #d: PipelineDeps;
   #inflight = 0;
+  /** The latest receive second seen: "now" never goes back (see verifyBatch). */
+  #latest = 0;
 
   constructor(deps: PipelineDeps) {
     this.#d = deps;
@@ -91,9 +93,13 @@ export class Pipeline {
     if ((this.#inflight + scans.length > d.config.maxInflightScans && this.#inflight > 0) || d.saturated?.() === true) {
       return refuse("OVERLOADED", "verification capacity is saturated; retry shortly");
     }
+    // Invariant: "now" never moves back. After the clock steps back, codes are judged against the latest second
+    // seen (so they are STALE until the clock catches up, as after a restart): replay state dropped on the
+    // way forward could otherwise make a presentation accepted before the step fresh and unseen again.
+    if (receiveSecond > this.#latest) this.#latest = receiveSecond;
     this.#inflight += scans.length;
     try {
-      return await this.#run(scans, gw, receiveSecond);
+      return await this.#run(scans, gw, this.#latest);
     } finally {
       this.#inflight -= scans.length;
     }

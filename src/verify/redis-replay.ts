@@ -48,12 +48,16 @@ export const SCRIPT = `
 local ttl = tonumber(ARGV[1])
 local now = tonumber(ARGV[2])
 local warm = tonumber(ARGV[3])
+local clock = redis.call('TIME')
+if tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) > tonumber(ARGV[4]) then
+  return -1
+end
 redis.call('SET', 'yk:boot', now, 'NX')
 local begins = tonumber(redis.call('GET', 'yk:boot')) + warm
 local out = {}
 for i, key in ipairs(KEYS) do
-  local c = tonumber(ARGV[2 * i + 2])
-  local t = tonumber(ARGV[2 * i + 3])
+  local c = tonumber(ARGV[2 * i + 3])
+  local t = tonumber(ARGV[2 * i + 4])
   if t < begins then
     out[i] = 2
   elseif redis.call('EXISTS', key) == 0 then
@@ -94,6 +98,7 @@ export class RedisReplayStore implements ReplayStore, IdempotencyStore {
   readonly #warm: number;
   readonly #timeoutMs: number;
   #sha = "";
+  #clockOffsetMs = 0;
   #lastOk = false;
   #full = false;
 
@@ -114,12 +119,32 @@ export class RedisReplayStore implements ReplayStore, IdempotencyStore {
       throw new Error(`Redis maxmemory-policy is ${JSON.stringify(value)}; replay state must never be evicted: set it to noeviction`);
     }
     this.#sha = String(await this.#client.send("SCRIPT", ["LOAD", SCRIPT]));
+    await this.#measureClock();
     this.#lastOk = true;
+  }
+
+  /** Monotonic milliseconds on this host, as an absolute reading (performance: a duration source, not the Clock). */
+  static #localMs(): number {
+    return performance.timeOrigin + performance.now();
+  }
+
+  /** Redis' clock minus this host's (ms), measured at start and at each readiness probe. */
+  async #measureClock(): Promise<void> {
+    const before = RedisReplayStore.#localMs();
+    const t = await Promise.race([this.#client.send("TIME", []) as Promise<[string, string]>, Bun.sleep(this.#timeoutMs).then(() => null)]);
+    if (t === null) return; // keep the last offset; the next probe measures again
+    const after = RedisReplayStore.#localMs();
+    this.#clockOffsetMs = Number(t[0]) * 1000 + Math.floor(Number(t[1]) / 1000) - (before + after) / 2;
   }
 
   async #run(items: readonly ReplayItem[], now: number): Promise<unknown> {
     const keys = items.map(replayKey);
-    const args = [String(this.#ttl), String(now), String(this.#warm)];
+    // the script records nothing once its deadline (in Redis' clock) has passed: a batch this node answers 503
+    // (a frozen or slow Redis runs it late) must not be recorded behind the gateway's back. The deadline is half
+    // the timeout, so the clocks' measured offset may be off by that much; a script refused in time answers -1,
+    // which is 503 too: either way nothing is recorded for a 503.
+    const deadline = Math.ceil(RedisReplayStore.#localMs() + this.#clockOffsetMs + this.#timeoutMs / 2);
+    const args = [String(this.#ttl), String(now), String(this.#warm), String(deadline)];
     for (const it of items) args.push(String(it.counter), String(it.time));
     try {
       return await this.#client.send("EVALSHA", [this.#sha, String(keys.length), ...keys, ...args]);
@@ -159,6 +184,7 @@ export class RedisReplayStore implements ReplayStore, IdempotencyStore {
     try {
       boot = await Promise.race([this.#client.send("EVAL", [BOOT, "0", String(now)]), Bun.sleep(this.#timeoutMs).then(() => "timeout")]);
       this.#lastOk = typeof boot === "number";
+      if (this.#lastOk) await this.#measureClock();
     } catch (e) {
       // OOM while found empty: it cannot even record when its memory began
       if (String((e as Error).message ?? e).includes("OOM")) this.#full = true;
