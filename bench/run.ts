@@ -2,9 +2,11 @@
  * @module `npm run bench` (= `bun bench/run.ts`): runs every bench and writes BENCHMARKS.md and the plots
  * in bench/plots/. Options:
  *   --quick            fewer and shorter runs (a smoke test of the whole suite, ~4 minutes)
- *   --only=a,b         run only these parts (micro, http, ratio, metro, memory, soak); the others' results are
- *                      taken from bench/out/results.json of an earlier run. The soak (bench/soak.ts, 10 minutes of
- *                      mixed load) is not in the default set: it runs only when named (`--only=soak`)
+ *   --only=a,b         run only these parts (micro, http, ratio, metro, memory, replay, fleet, soak); the others'
+ *                      results are taken from bench/out/results.json of an earlier run. The soak (bench/soak.ts, 10
+ *                      minutes of mixed load) is not in the default set: it runs only when named (`--only=soak`).
+ *                      replay = bench/replay-store.ts (the shared replay store's cost per scan), fleet =
+ *                      bench/fleet.ts (1 node against 3 nodes behind nginx on this machine)
  *   --soak-minutes=N   the soak's duration (default 10; 2 with --quick)
  *   --soak-from=PATH   with --only=soak: take the soak's results from PATH (written by `bun bench/soak.ts
  *                      --out=PATH`) instead of running it, and merge them into the results file
@@ -29,11 +31,14 @@ import { GATEWAYS, METRO_LADDER, P99_LIMIT_MS, RETURNING_HOLDERS, runMetro, TICK
 import type { MicroRow } from "./micro.ts";
 import { BATCH as RATIO_BATCH, CONNECTIONS as RATIO_CONNECTIONS, HOLDERS as WARM_HOLDERS, runRatio, type RatioResults } from "./ratio.ts";
 import type { SoakKind, SoakResults } from "./soak.ts";
+import type { ReplayStoreResults, ReplayStoreRow } from "./replay-store.ts";
+import { FLEET_PROCS, type FleetProc, type FleetResults, type FleetSetup } from "./fleet.ts";
+import { PEAK_SCANS_PER_SECOND } from "./metro.ts";
 
-const PARTS = ["micro", "http", "ratio", "metro", "memory", "soak"] as const;
+const PARTS = ["micro", "http", "ratio", "metro", "memory", "replay", "fleet", "soak"] as const;
 type Part = (typeof PARTS)[number];
 /** What runs without --only: everything but the soak (minutes long, run on request). */
-const DEFAULT_PARTS: readonly Part[] = ["micro", "http", "ratio", "metro", "memory"];
+const DEFAULT_PARTS: readonly Part[] = ["micro", "http", "ratio", "metro", "memory", "replay", "fleet"];
 
 interface Machine { cpu: string; cores: number; threadsPerCore: string; bun: string; kernel: string; memoryGiB: number; hypervisor: string }
 
@@ -48,6 +53,8 @@ interface Results {
   /** first sight over HTTP, then WebSocket; returning riders over HTTP, then WebSocket. */
   metro?: MetroResults[];
   memory?: MemoryResults;
+  replay?: ReplayStoreResults;
+  fleet?: FleetResults;
   soak?: SoakResults;
 }
 
@@ -120,6 +127,8 @@ async function main(): Promise<void> {
       return [fsHttp, fsWs, rtHttp, rtWs];
     })) ?? results.metro;
     results.memory = (await timed("memory", () => childJson<MemoryResults>([BUN, "bench/memory.ts", quick ? "200000" : "1000000"]))) ?? results.memory;
+    results.replay = (await timed("replay", () => childJson<ReplayStoreResults>([BUN, "bench/replay-store.ts", ...(quick ? ["--quick"] : [])]))) ?? results.replay;
+    results.fleet = (await timed("fleet", () => childJson<FleetResults>([BUN, "bench/fleet.ts", ...(quick ? ["--quick"] : [])]))) ?? results.fleet;
     results.soak = (await timed("soak", async () => soakFrom !== undefined
       ? JSON.parse(readFileSync(resolve(soakFrom), "utf8")) as SoakResults
       : childJson<SoakResults>([BUN, "bench/soak.ts", `--minutes=${soakMinutes}`, `--out=${join(OUT, "soak.json")}`]))) ?? results.soak;
@@ -293,6 +302,219 @@ async function soakSection(s: SoakResults, m: Machine, p: (l?: string) => void):
       ],
     },
   ]));
+}
+
+// ── scaling out ──────────────────────────────────────────────────────────────
+
+/** A busy workday's national metro peak: assumptions stated in the Sizing prose (inputs, not measurements). */
+const NATIONAL = {
+  /** China's urban rail transit, 2024 (Ministry of Transport): passenger trips in the year. */
+  tripsPerYear: 32.24e9, year: 2024, daysInYear: 366,
+  /** The design day: above the year's average, for busy workdays. */
+  designDayTrips: 100e6,
+  scansPerTrip: 2,
+  /** The peak hour's share of the day's scans (as in the Chongqing model). */
+  peakHourShare: 0.15,
+  /** The busiest minute's rate over the peak hour's mean. */
+  peakMinuteFactor: 1.5,
+} as const;
+/** Sizing headroom: capacity for twice the peak. */
+const HEADROOM = 2;
+/** Masters in the replay bench's Redis Cluster (test/support/redis-cluster.ts startRedisCluster's default). */
+const CLUSTER_MASTERS = 3;
+
+const plural = (k: number, what: string) => `${fmt(k)} ${what}${k === 1 ? "" : "s"}`;
+const REPLAY_STORES: ReplayStoreRow["store"][] = ["memory", "redis (Bun client)", "redis (ioredis)", "cluster (ioredis)"];
+const replayRow = (rp: ReplayStoreResults, store: ReplayStoreRow["store"], batch: number, inFlight: number) =>
+  rp.rows.find((x) => x.store === store && x.batch === batch && x.inFlight === inFlight);
+const us = (v: number) => (v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0));
+const usRuns = (x: ReplayStoreRow) => {
+  const lo = Math.min(...x.usPerScanRuns), hi = Math.max(...x.usPerScanRuns);
+  return x.usPerScanRuns.length > 1 ? `${us(x.usPerScan)} (${us(lo)}–${us(hi)})` : us(x.usPerScan);
+};
+const spread = (x: ReplayStoreRow) => Math.max(...x.usPerScanRuns) - Math.min(...x.usPerScanRuns);
+
+/** Which client is faster on single Redis, cell by cell; a difference within the runs' spread is noise. */
+function clientChoice(rp: ReplayStoreResults): string {
+  const cells = rp.rows.filter((x) => x.store === "redis (Bun client)").flatMap((b) => {
+    const io = replayRow(rp, "redis (ioredis)", b.batch, b.inFlight);
+    if (!io) return [];
+    const d = Math.abs(b.usPerScan - io.usPerScan);
+    const runs = Math.min(b.usPerScanRuns.length, io.usPerScanRuns.length);
+    const noise = runs > 1 && d <= Math.max(spread(b), spread(io));
+    const winner = b.usPerScan <= io.usPerScan ? "Bun" : "ioredis";
+    // how much more time per scan the slower client took (= how many more scans/s the faster decided)
+    const by = Math.max(b.usPerScan, io.usPerScan) / Math.min(b.usPerScan, io.usPerScan) - 1;
+    return [{ batch: b.batch, inFlight: b.inFlight, noise, winner, by, runs, name: `batch ${b.batch}, ${b.inFlight} in flight` }];
+  });
+  if (!cells.length) return "";
+  const one = cells.some((c) => c.runs < 2);
+  const real = cells.filter((c) => !c.noise);
+  const bun = real.filter((c) => c.winner === "Bun"), io = real.filter((c) => c.winner === "ioredis"), noise = cells.filter((c) => c.noise);
+  const cellList = (cs: typeof cells) => list(cs.map((c) => `${c.name} (${signedPct(c.by)})`));
+  const rng = (cs: typeof cells) => {
+    const lo = Math.min(...cs.map((c) => c.by)), hi = Math.max(...cs.map((c) => c.by));
+    return lo === hi ? pct(lo, 1) : `${pct(lo, 1)}–${pct(hi, 1)}`;
+  };
+  const name = { Bun: "Bun's RedisClient (the store the node uses)", ioredis: "ioredis" } as const;
+  const noiseTail = noise.length ? `; within noise (a difference no larger than the spread of either client's runs) at ${list(noise.map((c) => c.name))}` : "";
+  if (one) {
+    const w = (["Bun", "ioredis"] as const).map((k) => cells.filter((c) => c.winner === k));
+    return `Client choice on single Redis: one run per cell, so no spread to judge noise by; ${name.Bun} took less time per scan at ${w[0]!.length} of ${cells.length} cells${w[0]!.length ? ` (${cellList(w[0]!)})` : ""}, ioredis at ${w[1]!.length}${w[1]!.length ? ` (${cellList(w[1]!)})` : ""}.`;
+  }
+  if (!real.length) return `Client choice on single Redis: the two clients are within noise of each other at every batch size and depth (the difference never exceeds the spread of the runs); neither is faster on these numbers.`;
+  if (!io.length || !bun.length) {
+    const winner = bun.length ? "Bun" : "ioredis";
+    const ws = bun.length ? bun : io;
+    return `Client choice on single Redis: ${name[winner]} is faster at ${ws.length} of the ${cells.length} cells, by ${rng(ws)} more scans per second (${cellList(ws)})${noiseTail}.`;
+  }
+  return `Client choice on single Redis: neither client is faster throughout: ${name.Bun} at ${cellList(bun)}; ioredis at ${cellList(io)}${noiseTail}.`;
+}
+
+function scalingSection(r: Results, p: (l?: string) => void): void {
+  const m = r.machine, rp = r.replay, fl = r.fleet;
+  p("## Scaling out");
+  p();
+  if (rp) {
+    const batches = [...new Set(rp.rows.map((x) => x.batch))].sort((a, b) => a - b);
+    const flights = [...new Set(rp.rows.map((x) => x.inFlight))].sort((a, b) => a - b);
+    const runs = Math.max(...rp.rows.map((x) => x.usPerScanRuns.length));
+    p("### The shared replay store");
+    p();
+    p("What a replay decision costs per scan (`bun bench/replay-store.ts`), in one process against real servers on loopback:");
+    p("the in-memory window (`MemoryReplayWindow`), the node's Redis store (`RedisReplayStore`, Bun's RedisClient) on one");
+    p("redis-server, the same Lua script through ioredis on the same server (the client alone compared), and the cluster store");
+    p(`(\`RedisClusterReplayStore\`, ioredis: Bun's client has no cluster support) on a ${CLUSTER_MASTERS}-master Redis Cluster. Batches of random holders (the`);
+    p("accepting path: each presentation its holder's next counter, existing keys), decided with one batch in flight (latency:");
+    p(`µs per scan = batch time ÷ batch size) or several (throughput); each cell the median of ${runs} run${runs === 1 ? "" : "s"} of ${fmt(rp.msPerRun)} ms (range in brackets).`);
+    p(`Redis ${rp.redis}; the servers and the bench share the machine's ${rp.cores} cores (load average ${rp.load[0].toFixed(2)} before, ${rp.load[1].toFixed(2)} after), so these`);
+    p("are loopback costs with client and server on the same cores, not a network's. \"Redis µs\" is Redis's own time in the");
+    p("script per scan (INFO commandstats, all masters): the part of the cost that a Redis core pays.");
+    p();
+    p(`| store | batch | ${flights.map((f) => `${f} in flight: µs per scan | scans/s`).join(" | ")} | Redis µs per scan (${flights.join(" / ")} in flight) |`);
+    p(`|---|---|${flights.map(() => "---|---").join("|")}|---|`);
+    for (const store of REPLAY_STORES) {
+      for (const b of batches) {
+        const cells = flights.map((f) => replayRow(rp, store, b, f));
+        if (cells.every((c) => !c)) continue;
+        const server = cells.map((c) => (c && c.serverUsPerScan !== null ? c.serverUsPerScan.toFixed(2) : "–")).join(" / ");
+        p(`| ${store} | ${b} | ${cells.map((c) => (c ? `${usRuns(c)} | ${fmt(c.scansPerSecond)}` : "– | –")).join(" | ")} | ${server} |`);
+      }
+    }
+    p();
+    const choice = clientChoice(rp);
+    if (choice) p(choice);
+    const bMax = batches.at(-1)!, fMax = flights.at(-1)!, bMin = batches[0]!;
+    const single1 = replayRow(rp, "redis (Bun client)", bMin, fMax), singleN = replayRow(rp, "redis (Bun client)", bMax, fMax);
+    const clusterN = replayRow(rp, "cluster (ioredis)", bMax, fMax), ioN = replayRow(rp, "redis (ioredis)", bMax, fMax), memN = replayRow(rp, "memory", bMax, fMax);
+    const facts: string[] = [];
+    if (single1 && singleN) facts.push(`Batching pays on Redis: with ${fMax} in flight, the node's store decided ${fmt(single1.scansPerSecond)} scans/s in batches of ${bMin} and ${fmt(singleN.scansPerSecond)} in batches of ${bMax} (${(singleN.scansPerSecond / single1.scansPerSecond).toFixed(1)}×).`);
+    if (singleN && clusterN && ioN) facts.push(`At batch ${bMax}, ${fMax} in flight, the ${CLUSTER_MASTERS}-master cluster decided ${fmt(clusterN.scansPerSecond)} scans/s against ${fmt(ioN.scansPerSecond)} for single Redis on the same client (${(clusterN.scansPerSecond / ioN.scansPerSecond).toFixed(2)}×; a batch is split by slot into one script call per master)${memN ? `, and the in-memory window ${fmt(memN.scansPerSecond)} (${(memN.scansPerSecond / singleN.scansPerSecond).toFixed(0)}× the node's Redis store)` : ""}.`);
+    if (facts.length) p(facts.join(" "));
+    p();
+  }
+
+  if (fl) {
+    const S = (s: FleetSetup) => fl.setups.find((x) => x.setup === s);
+    const one = S("1 node"), three = S("nginx → 3 nodes"), lb1 = S("nginx → 1 node");
+    p("### A fleet on one machine");
+    p();
+    p(`Measured throughput of one node against three behind nginx on this ${fl.cores}-core machine (\`bun bench/fleet.ts\`): one redis-server`);
+    p("(loopback, `noeviction`, no persistence, `yk:boot` an hour back so the nodes start ready), an issuer node and two");
+    p(`followers (\`YUKUAI_FOLLOW\`, polling every 200 ms), each \`bun src/main.ts\` with \`YUKUAI_WORKERS=0\` (one verifying thread), and nginx ${fl.nginx.replace(/^nginx\//, "")}`);
+    p(`as a non-daemon child with two listeners: one to the three nodes, one to the issuer node alone. Load: autocannon POSTs`);
+    p(`/v1/verify/batch, JSON batches of ${fl.batch} fresh scans of ${fmt(fl.holders)} returning riders (each credential shown to every node`);
+    p(`once first: one signature check per scan) over ${fl.connections} keep-alive connections, closed loop, about ${fl.secondsPerRun} s of codes per run,`);
+    p(`to (a) the issuer node directly, (b) nginx → 3 nodes, (c) nginx → the issuer node alone (what nginx itself costs); the`);
+    p(`three in turn, ${fl.rounds} round${fl.rounds === 1 ? "" : "s"} after a warm-up of each, medians (range in brackets). OK scans are the nodes' own`);
+    p("counters (`/metrics`, summed over the three nodes) over the time from the first request to the last answer; CPU is each");
+    p("process's utime + stime (`/proc/<pid>/stat`; nginx = master + workers; the load generator = the bench process) and the");
+    p(`whole machine's busy time (\`/proc/stat\`) over the same time. Nothing is pinned: nodes, nginx, Redis and the load generator share the ${fl.cores} cores.`);
+    p(`Load average ${fl.load[0].toFixed(2)} before, ${fl.load[1].toFixed(2)} after.`);
+    p();
+    const base = one?.okPerSec.median ?? NaN;
+    p("| setup | OK scans/s | ÷ 1 node | p99 ms (autocannon) | OK scans/s per core used by the nodes | nginx CPU µs per OK scan | not OK |");
+    p("|---|---|---|---|---|---|---|");
+    for (const x of fl.setups) {
+      p(`| ${x.setup} | ${x === three ? "**" : ""}${fmtSummary(x.okPerSec)}${x === three ? "**" : ""} | ${(x.okPerSec.median / base).toFixed(2)} | ${msS(x.p99Ms)} | ${fmt(x.okPerNodeCore)} | ${x.setup === "1 node" ? "–" : x.nginxUsPerScan.toFixed(1)} | ${fmt(x.notOk)} |`);
+    }
+    p();
+    p(`CPU per process, in cores (CPU seconds per second, median over the runs) and as a share of the machine's ${fl.cores} cores:`);
+    p();
+    p(`| setup | ${FLEET_PROCS.join(" | ")} | machine busy |`);
+    p(`|---|${FLEET_PROCS.map(() => "---").join("|")}|---|`);
+    for (const x of fl.setups) p(`| ${x.setup} | ${FLEET_PROCS.map((q) => `${x.cores[q].toFixed(2)} (${pct(x.cores[q] / fl.cores)})`).join(" | ")} | ${x.machineCores.toFixed(2)} (${pct(x.machineCores / fl.cores)}) |`);
+    p();
+    if (one && three && lb1) {
+      const nodesCores = (x: typeof one) => x.cores.issuer + x.cores["follower 1"] + x.cores["follower 2"];
+      const k3 = nodesCores(three), busy = three.machineCores;
+      const saturated = busy >= 0.9 * fl.cores;
+      const others = (["load generator", "redis", "nginx", "other"] as FleetProc[]).sort((a, b) => three.cores[b] - three.cores[a]).map((q) => `${q} ${three.cores[q].toFixed(2)}`);
+      const gain = three.okPerSec.median / one.okPerSec.median;
+      const lbCost = lb1.okPerSec.median / one.okPerSec.median - 1;
+      const lbNoise = Math.abs(lb1.okPerSec.median - one.okPerSec.median) <= Math.max(lb1.okPerSec.max - lb1.okPerSec.min, one.okPerSec.max - one.okPerSec.min);
+      p(`Three nodes behind nginx verified ${gain.toFixed(2)}× the one node's OK scans/s (${fmt(three.okPerSec.median)} against ${fmt(one.okPerSec.median)}). nginx in front of the one`);
+      p(`node changed its rate by ${signedPct(lbCost)}${lbNoise && fl.rounds > 1 ? " (within the runs' spread)" : ""}, and nginx's own CPU came to ${lb1.nginxUsPerScan.toFixed(1)} µs per OK scan (${three.nginxUsPerScan.toFixed(1)} µs with three nodes).`);
+      p(`The single node used ${one.cores.issuer.toFixed(2)} cores (one verifying thread without workers uses at most about one). With three nodes the machine was`);
+      p(`${pct(busy / fl.cores)} busy (${busy.toFixed(2)} of ${fl.cores} cores)${saturated ? `: the ${fl.cores} cores, not the node count, were the limit` : ": below saturation"}. The three nodes together got ${k3.toFixed(2)} cores (${pct(k3 / busy)} of the busy time);`);
+      p(`the rest went to ${list(others)}. Per core the nodes used, they verified ${fmt(three.okPerNodeCore)} OK scans/s with three nodes against ${fmt(one.okPerNodeCore)}`);
+      p(`with one (${signedPct(three.okPerNodeCore / one.okPerNodeCore - 1)}): ${Math.abs(three.okPerNodeCore / one.okPerNodeCore - 1) < 0.1 ? "the fleet's rate follows the cores its nodes get" : "a node's work per scan changed with the fleet"}.`);
+      p();
+    }
+    p(`Commands: Redis \`${fl.commands.redis}\`; issuer \`${fl.commands.issuer}\`; followers \`${fl.commands.follower}\`; nginx \`${fl.commands.nginx}\` (${fl.commands.upstreams}); load: ${fl.commands.load}.`);
+    p();
+  }
+
+  // ── sizing ──
+  const ratio = r.ratio;
+  const single = rp ? replayRow(rp, "redis (Bun client)", 256, 8) : undefined;
+  const cluster = rp ? replayRow(rp, "cluster (ioredis)", 256, 8) : undefined;
+  if (ratio && single) {
+    const V = ratio.json.okPerSec.median;
+    const S = single.scansPerSecond;
+    const C = cluster ? cluster.scansPerSecond / CLUSTER_MASTERS : NaN;
+    const n = NATIONAL;
+    const avgDay = n.tripsPerYear / n.daysInYear;
+    const chongqing = PEAK_SCANS_PER_SECOND * TARGET.metroMultiple;
+    const national = (n.designDayTrips * n.scansPerTrip * n.peakHourShare * n.peakMinuteFactor) / 3600;
+    const peaks = [
+      { name: `(i) Chongqing, ${TARGET.metroMultiple}× its record peak`, short: "(i)", v: chongqing },
+      { name: "(ii) national metro peak minute", short: "(ii)", v: national },
+    ];
+    const cores = (v: number) => Math.ceil((v / V) * HEADROOM);
+    const shards = (v: number, rate: number) => (Number.isFinite(rate) ? Math.ceil((v / rate) * HEADROOM) : NaN);
+    p("### Sizing");
+    p();
+    p("Fleet sizes from the measured rates, each with headroom for twice the peak: cores = ⌈peak ÷ per-core verify rate × 2⌉,");
+    p("shards = ⌈peak ÷ per-shard replay rate × 2⌉.");
+    p();
+    p(`- Per-core verify rate: **${fmt(V)} OK scans/s**, the ratio section's service rate on one pinned core (JSON batches of ${RATIO_BATCH}, warm credentials:`);
+    p("  one signature per scan). A node without workers uses one core; a node with workers, all of its cores.");
+    p(`- Per-shard replay rate: **${fmt(S)} scans/s**, the node's Redis store on single Redis at batch ${single.batch} with ${single.inFlight} in flight${cluster ? `; per cluster master,`
+      + ` the ${CLUSTER_MASTERS}-master cluster's ${fmt(cluster.scansPerSecond)} scans/s ÷ ${CLUSTER_MASTERS} = **${fmt(C)} scans/s**` : ""}. Both were measured with the client and`);
+    p(`  the servers on the same ${rp!.cores} cores${single.serverUsPerScan !== null ? `; Redis's own script time was ${single.serverUsPerScan.toFixed(2)} µs per scan, so a Redis core alone would bound a shard at about ${fmt(1e6 / single.serverUsPerScan)} scans/s; the measured rate is ${pct(S * single.serverUsPerScan / 1e6)} of that bound${S * single.serverUsPerScan / 1e6 >= 0.8 ? " (at this depth Redis's own core was about the limit)" : " (the client, not Redis's core, was the limit)"}` : ""}.`);
+    p(`- Peak (i): Chongqing's record peak, ${fmt(PEAK_SCANS_PER_SECOND, 1)} scans/s (see Peak metro), × ${TARGET.metroMultiple} = ${fmt(chongqing)} scans/s.`);
+    p(`- Peak (ii), an assumption stated here: China's urban rail carried ${fmt(n.tripsPerYear / 1e9, 2)} billion trips in ${n.year} (Ministry of Transport), ${fmt(avgDay / 1e6, 1)} million`);
+    p(`  a day on average; a busy workday is taken as ${fmt(n.designDayTrips / 1e6)} million trips, ${n.scansPerTrip} scans a trip (tap-in, tap-out), ${pct(n.peakHourShare)} of the day's scans in`);
+    p(`  the peak hour (the Chongqing model's share; the country is one time zone, so the cities' rush hours coincide), and the busiest`);
+    p(`  minute at ${n.peakMinuteFactor}× the peak hour's mean: ${fmt(n.designDayTrips)} × ${n.scansPerTrip} × ${n.peakHourShare} × ${n.peakMinuteFactor} / 3600 = ${fmt(national)} scans/s, as if one fleet served every city.`);
+    p();
+    p(`| peak | scans/s | cores (÷ ${fmt(V)} × ${HEADROOM}) | single-Redis shards (÷ ${fmt(S)} × ${HEADROOM}) |${cluster ? ` cluster masters (÷ ${fmt(C)} × ${HEADROOM}) |` : ""}`);
+    p(`|---|---|---|---|${cluster ? "---|" : ""}`);
+    for (const x of peaks) p(`| ${x.name} | ${fmt(x.v)} | **${cores(x.v)}** | **${shards(x.v, S)}** |${cluster ? ` ${shards(x.v, C)} |` : ""}`);
+    p();
+    const say = peaks.map((x) => {
+      const s = shards(x.v, S), c = shards(x.v, C), k = cores(x.v);
+      const store = s <= 1 ? "one Redis is enough for its replay decisions" : `more than one Redis: a cluster${Number.isFinite(c) ? ` of ${c} masters at the measured per-master rate` : ""}`;
+      return `${x.short}, ${fmt(x.v)} scans/s, needs ${k} core${k === 1 ? "" : "s"} of nodes and ${s} shard${s === 1 ? "" : "s"}: ${store}`;
+    });
+    p(`On these rates, ${say.join("; ")}.`);
+    if (fl) {
+      const three = fl.setups.find((x) => x.setup === "nginx → 3 nodes");
+      if (three) p(`In the fleet run the nodes verified ${fmt(three.okPerNodeCore)} OK scans/s per core they used (batches of ${fl.batch}, sharing the cores with nginx, Redis and the load generator), ${pct(three.okPerNodeCore / V)} of the per-core rate used here; at that rate (i) would need ${plural(Math.ceil((chongqing / three.okPerNodeCore) * HEADROOM), "core")} and (ii) ${plural(Math.ceil((national / three.okPerNodeCore) * HEADROOM), "core")}.`);
+    }
+    p();
+  }
 }
 
 async function writeReport(r: Results, resultsFile: string): Promise<void> {
@@ -610,6 +832,9 @@ async function writeReport(r: Results, resultsFile: string): Promise<void> {
     p(`replay window's RSS per holder; at this size each million credentials held in the LRU take about ${fmt((1e6 * mem.lru.rssBytesPerHolder) / 2 ** 30, 1)} GiB.`);
     p();
   }
+
+  // ── scaling out: replay store, fleet, sizing ──
+  if (r.replay || r.fleet) scalingSection(r, p);
 
   // ── soak ──
   if (soak) await soakSection(soak, m, p);
