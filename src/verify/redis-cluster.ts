@@ -44,7 +44,10 @@
  * replica promoted after a failover may lack the last acceptances (as with one Redis and a replica).
  */
 import { Cluster, type Redis } from "ioredis";
-import { CLAIM, SETTLE } from "./redis-replay.ts";
+
+/** Monotonic milliseconds on this host as an absolute reading (performance: a duration source, not the Clock). */
+const localMs = (): number => performance.timeOrigin + performance.now();
+import { CLAIM, LUA_DECIDE, SETTLE } from "./redis-replay.ts";
 import { IDEMPOTENCY_SECONDS, PENDING_SECONDS, type Claim, type IdempotencyStore, type IdempotentAnswer } from "./idempotency.ts";
 import type { ReplayItem, ReplayOutcome, ReplayReadiness, ReplayStore } from "./replay-window.ts";
 
@@ -98,14 +101,16 @@ export function bootKey(slot: number): string {
 
 /**
  * One slot's part of a batch: KEYS = [the slot's boot marker, the items' keys…]; ARGV = [ttl, now, warm,
- * counter₁, time₁, …]. The marker is set when missing (as `SET NX`: the script is atomic) and the decision
- * per item is the single store's, line for line (redis-replay.ts SCRIPT); the answer is one code per item
- * and, last, 1 if the marker was missing (the shard was found empty).
+ * deadline, counter₁, time₁, …]. Past its deadline (Redis' clock, ms) it records nothing and answers -1, as
+ * the single store's script does. The marker is set when missing (as `SET NX`: the script is atomic) and each
+ * item is decided by the single store's `decide` (redis-replay.ts LUA_DECIDE); the answer is one code per
+ * item and, last, 1 if the marker was missing (the shard was found empty).
  */
-const SCRIPT = `
+const SCRIPT = LUA_DECIDE + `
 local ttl = tonumber(ARGV[1])
 local now = tonumber(ARGV[2])
 local warm = tonumber(ARGV[3])
+if late(tonumber(ARGV[4])) then return -1 end
 local boot = redis.call('GET', KEYS[1])
 local found = 0
 if not boot then
@@ -116,34 +121,7 @@ end
 local begins = tonumber(boot) + warm
 local out = {}
 for i = 2, #KEYS do
-  local key = KEYS[i]
-  local c = tonumber(ARGV[2 * i])
-  local t = tonumber(ARGV[2 * i + 1])
-  if t < begins then
-    out[i - 1] = 2
-  elseif redis.call('EXISTS', key) == 0 then
-    redis.call('BITFIELD', key, 'SET', 'u32', 64, c)
-    redis.call('SETBIT', key, c % 64, 1)
-    redis.call('EXPIRE', key, ttl)
-    out[i - 1] = 1
-  else
-    local h = redis.call('BITFIELD', key, 'GET', 'u32', 64)[1]
-    if c > h then
-      local n = c - h
-      if n > 64 then n = 64 end
-      for k = 1, n - 1 do redis.call('SETBIT', key, (c - k) % 64, 0) end
-      redis.call('SETBIT', key, c % 64, 1)
-      redis.call('BITFIELD', key, 'SET', 'u32', 64, c)
-      redis.call('EXPIRE', key, ttl)
-      out[i - 1] = 1
-    elseif h - c >= 64 or redis.call('GETBIT', key, c % 64) == 1 then
-      out[i - 1] = 0
-    else
-      redis.call('SETBIT', key, c % 64, 1)
-      redis.call('EXPIRE', key, ttl)
-      out[i - 1] = 1
-    end
-  end
+  out[i - 1] = decide(KEYS[i], tonumber(ARGV[2 * i + 1]), tonumber(ARGV[2 * i + 2]), begins, ttl)
 end
 out[#KEYS] = found
 return out
@@ -196,6 +174,8 @@ export class RedisClusterReplayStore implements ReplayStore, IdempotencyStore {
   readonly #timeoutMs: number;
   #sha = "";
   #started = false;
+  /** Redis' clock minus this host's (ms), measured on a master at start and at each readiness probe. */
+  #clockOffsetMs = 0;
   #full = false;
   /** Master connections by `host:port`, rebuilt when ioredis adds or drops a node. */
   #byKey: Map<string, Redis> | null = null;
@@ -250,7 +230,15 @@ export class RedisClusterReplayStore implements ReplayStore, IdempotencyStore {
     }));
     this.#sha = shas[0]!;
     bootKey(0); // the marker table, once
+    await this.#measureClock(masters[0]!);
     this.#started = true;
+  }
+
+  async #measureClock(m: Redis): Promise<void> {
+    const before = localMs();
+    const t = await this.#within(m.time(), this.#timeoutMs, "TIME").catch(() => null);
+    if (t === null) return; // keep the last offset; the next probe measures again
+    this.#clockOffsetMs = Number(t[0]) * 1000 + Math.floor(Number(t[1]) / 1000) - (before + localMs()) / 2;
   }
 
   async #within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -276,10 +264,10 @@ export class RedisClusterReplayStore implements ReplayStore, IdempotencyStore {
   }
 
   /** numkeys, KEYS, ARGV of a slot's script. */
-  #args(items: readonly ReplayItem[], group: SlotGroup, now: number): [number, ...(string | number)[]] {
+  #args(items: readonly ReplayItem[], group: SlotGroup, now: number, deadline: number): [number, ...(string | number)[]] {
     const args: [number, ...(string | number)[]] = [group.items.length + 1, bootKey(group.slot)];
     for (const i of group.items) args.push(`yk:r:{${tagOf(items[i]!)}}`);
-    args.push(this.#ttl, now, this.#warm);
+    args.push(this.#ttl, now, this.#warm, deadline);
     for (const i of group.items) args.push(items[i]!.counter, items[i]!.time);
     return args;
   }
@@ -300,6 +288,9 @@ export class RedisClusterReplayStore implements ReplayStore, IdempotencyStore {
       if (g === undefined) per.slots.set(slot, (g = { slot, items: [] }));
       g.items.push(i);
     }
+    // past this (Redis' clock) a script records nothing: a batch already answered 503 stays unrecorded (see
+    // redis-replay.ts); half the timeout leaves room for the error of the measured clock offset
+    const deadline = Math.ceil(localMs() + this.#clockOffsetMs + this.#timeoutMs / 2);
     const out = new Uint8Array(items.length);
     let full = false;
     let failed = false;
@@ -316,7 +307,7 @@ export class RedisClusterReplayStore implements ReplayStore, IdempotencyStore {
     };
     const run = async (key: string, redis: Redis, groups: SlotGroup[]): Promise<void> => {
       const p = redis.pipeline();
-      for (const g of groups) p.evalsha(this.#sha, ...this.#args(items, g, now));
+      for (const g of groups) p.evalsha(this.#sha, ...this.#args(items, g, now, deadline));
       const replies = (await p.exec()) ?? [];
       const again: Promise<void>[] = [];
       groups.forEach((g, k) => {
@@ -330,7 +321,7 @@ export class RedisClusterReplayStore implements ReplayStore, IdempotencyStore {
         // a master restarted or flushed its scripts: load it again for the next batches
         if (msg.startsWith("NOSCRIPT")) void redis.script("LOAD", SCRIPT).catch(() => undefined);
         // the slot moved, or the master lost its scripts: the script did not run; send it by itself, redirected
-        again.push(this.#cluster.call("EVAL", SCRIPT, ...this.#args(items, g, now)).then(
+        again.push(this.#cluster.call("EVAL", SCRIPT, ...this.#args(items, g, now, deadline)).then(
           (r) => { if (!take(key, g, r)) failed = true; },
           (e) => fail(errorText(e)),
         ));
@@ -400,6 +391,7 @@ export class RedisClusterReplayStore implements ReplayStore, IdempotencyStore {
           return;
         }
         if (r[1] === 1) await this.#sweep(key, now);
+        if (slot === Math.min(...reps.values())) await this.#measureClock(m.redis);
         begins = Math.max(begins, r[0] + this.#warm);
       } catch (e) {
         // OOM while found empty: it cannot even record when its memory began

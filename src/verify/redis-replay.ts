@@ -44,45 +44,52 @@ redis.call('SET', 'yk:boot', ARGV[1], 'NX')
 return tonumber(redis.call('GET', 'yk:boot'))
 `;
 
-export const SCRIPT = `
+/**
+ * The spec §3 decision for one item, in Lua, shared by this store's script and the cluster store's
+ * (redis-cluster.ts): `decide(key, counter, time, begins, ttl)` → 0 (REPLAY), 1 (accepted, recorded) or 2
+ * (made before the store's memory begins); and `late(deadline)`, true once Redis' clock (ms) is past it.
+ */
+export const LUA_DECIDE = `
+local function decide(key, c, t, begins, ttl)
+  if t < begins then return 2 end
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('BITFIELD', key, 'SET', 'u32', 64, c)
+    redis.call('SETBIT', key, c % 64, 1)
+    redis.call('EXPIRE', key, ttl)
+    return 1
+  end
+  local h = redis.call('BITFIELD', key, 'GET', 'u32', 64)[1]
+  if c > h then
+    local n = c - h
+    if n > 64 then n = 64 end
+    for k = 1, n - 1 do redis.call('SETBIT', key, (c - k) % 64, 0) end
+    redis.call('SETBIT', key, c % 64, 1)
+    redis.call('BITFIELD', key, 'SET', 'u32', 64, c)
+    redis.call('EXPIRE', key, ttl)
+    return 1
+  end
+  if h - c >= 64 or redis.call('GETBIT', key, c % 64) == 1 then return 0 end
+  redis.call('SETBIT', key, c % 64, 1)
+  redis.call('EXPIRE', key, ttl)
+  return 1
+end
+local function late(deadline)
+  local clock = redis.call('TIME')
+  return tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) > deadline
+end
+`;
+
+/** KEYS = the items' keys; ARGV = [ttl, now, warm, deadline, counter₁, time₁, …] → a code per item, or -1 when late. */
+export const SCRIPT = LUA_DECIDE + `
 local ttl = tonumber(ARGV[1])
 local now = tonumber(ARGV[2])
 local warm = tonumber(ARGV[3])
-local clock = redis.call('TIME')
-if tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) > tonumber(ARGV[4]) then
-  return -1
-end
+if late(tonumber(ARGV[4])) then return -1 end
 redis.call('SET', 'yk:boot', now, 'NX')
 local begins = tonumber(redis.call('GET', 'yk:boot')) + warm
 local out = {}
 for i, key in ipairs(KEYS) do
-  local c = tonumber(ARGV[2 * i + 3])
-  local t = tonumber(ARGV[2 * i + 4])
-  if t < begins then
-    out[i] = 2
-  elseif redis.call('EXISTS', key) == 0 then
-    redis.call('BITFIELD', key, 'SET', 'u32', 64, c)
-    redis.call('SETBIT', key, c % 64, 1)
-    redis.call('EXPIRE', key, ttl)
-    out[i] = 1
-  else
-    local h = redis.call('BITFIELD', key, 'GET', 'u32', 64)[1]
-    if c > h then
-      local n = c - h
-      if n > 64 then n = 64 end
-      for k = 1, n - 1 do redis.call('SETBIT', key, (c - k) % 64, 0) end
-      redis.call('SETBIT', key, c % 64, 1)
-      redis.call('BITFIELD', key, 'SET', 'u32', 64, c)
-      redis.call('EXPIRE', key, ttl)
-      out[i] = 1
-    elseif h - c >= 64 or redis.call('GETBIT', key, c % 64) == 1 then
-      out[i] = 0
-    else
-      redis.call('SETBIT', key, c % 64, 1)
-      redis.call('EXPIRE', key, ttl)
-      out[i] = 1
-    end
-  end
+  out[i] = decide(key, tonumber(ARGV[2 * i + 3]), tonumber(ARGV[2 * i + 4]), begins, ttl)
 end
 return out
 `;
