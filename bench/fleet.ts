@@ -20,9 +20,9 @@
  * process) and of the whole machine (/proc/stat): nodes, nginx, Redis and the load generator share the
  * machine's cores, nothing is pinned.
  */
+import { freePort } from "../test/support/net.ts";
 import { spawn, type Subprocess } from "bun";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { benchIssuer, closeSigners, holderSet, presentations, roundRobinPlan, type HolderSet } from "./codes.ts";
@@ -100,16 +100,6 @@ export interface FleetResults {
 
 const log = (l: string) => console.log(l);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Polls `f` every `pauseMs` until it is true; throws after `ms`. */
 async function until(what: string, f: () => Promise<boolean>, ms = 20_000, pauseMs = 50): Promise<void> {

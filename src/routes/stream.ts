@@ -20,26 +20,18 @@
 import type { Hono } from "hono";
 import { upgradeWebSocket, websocket as honoWebSocket } from "hono/bun";
 import type { ServerWebSocket, WebSocketHandler } from "bun";
-import type { Clock } from "../clock.ts";
 import { seconds } from "../clock.ts";
 import type { ErrorCode } from "../errors.ts";
-import { isIdempotencyKey, type IdempotencyStore } from "../verify/idempotency.ts";
+import { isIdempotencyKey } from "../verify/idempotency.ts";
 import { claimRefusal, fingerprint, recordKey } from "./idempotency.ts";
-import type { Metrics } from "../metrics.ts";
 import type { Verifier } from "../verify/verifier.ts";
-import type { Env, Guard } from "./auth.ts";
+import type { Env } from "./auth.ts";
+import type { VerifyDeps } from "./verify.ts";
 import { sendError } from "./errors.ts";
 import { decodeStrict } from "../wire/msgpack.ts";
 import { packr } from "./http.ts";
 
-export interface StreamDeps {
-  guard: Guard;
-  verifier: Verifier;
-  metrics: Metrics;
-  idempotency: IdempotencyStore;
-  clock: Clock;
-  maxBodyBytes: number;
-  maxBatch: number;
+export interface StreamDeps extends VerifyDeps {
   /** Where faults go (no frame data: it may carry personal data). */
   log: (line: string) => void;
 }
