@@ -37,18 +37,24 @@ export interface FollowerDeps {
 /** `/readyz` `checks.follow`: true, or why not. */
 export type FollowReadiness = true | "lagging" | "feed-backwards";
 
-/** The followed node's trust, each key through the §2 key test; a reason string when it must not be taken. */
-function checkTrust(body: unknown, issuer: number): string | IssuerJson[] {
+/**
+ * The followed node's trust, each key through the §2 key test; a reason string when it must not be taken.
+ * `passed` holds keys (base64url) that passed before: the full test (point decoding) runs once per key, not
+ * at every poll.
+ */
+function checkTrust(body: unknown, issuer: number, passed: Set<string>): string | IssuerJson[] {
   const issuers = (body as { issuers?: unknown })?.issuers;
   if (!Array.isArray(issuers)) return "GET /v1/trust is not {issuers: [...]}";
   for (const i of issuers as IssuerJson[]) {
     if (!Number.isInteger(i?.issuer) || typeof i.name !== "string" || !Array.isArray(i.keys)) return "a trust entry is not {issuer, name, keys}";
     for (const k of i.keys) {
+      const known = typeof k?.publicKey === "string" && passed.has(k.publicKey);
       const raw = typeof k?.publicKey === "string" ? new Uint8Array(Buffer.from(k.publicKey, "base64url")) : new Uint8Array(0);
-      const why = checkPublicKey(raw);
+      const why = known ? null : checkPublicKey(raw);
       if (why !== null || !Number.isInteger(k.kid) || !Number.isInteger(k.notBefore) || !Number.isInteger(k.notAfter)) {
         return `issuer ${i.issuer} kid ${k?.kid}: ${why ?? "bad key entry"}`;
       }
+      if (!known && passed.size < 4096) passed.add(k.publicKey);
     }
   }
   if (!(issuers as IssuerJson[]).some((i) => i.issuer === issuer)) return `the followed node does not list issuer ${issuer} (YUKUAI_ISSUER must match it)`;
@@ -63,6 +69,7 @@ export class Follower {
   lastSync = 0;
   #lastError = "";
   #backwards = false;
+  readonly #passedKeys = new Set<string>();
   /** Resolved after each poll of the loop (tests await it instead of sleeping). */
   #waiters: (() => void)[] = [];
 
@@ -78,7 +85,7 @@ export class Follower {
     }
     try {
       const node = this.#d.node;
-      const trust = checkTrust(await node.getJson("/v1/trust", null), this.#d.issuer);
+      const trust = checkTrust(await node.getJson("/v1/trust", null), this.#d.issuer, this.#passedKeys);
       if (typeof trust === "string") throw new Error(`trust refused: ${trust}`);
       this.#d.trust.set("followed", issuersFromJson(trust, Infinity));
       const gws = (await node.getJson("/v1/gateways", this.#d.feedToken)) as { gateways: Gateway[] };
