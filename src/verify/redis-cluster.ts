@@ -47,8 +47,8 @@ import { Cluster, type Redis } from "ioredis";
 
 /** Monotonic milliseconds on this host as an absolute reading (performance: a duration source, not the Clock). */
 const localMs = (): number => performance.timeOrigin + performance.now();
-import { CLAIM, LUA_DECIDE, SETTLE } from "./redis-replay.ts";
-import { IDEMPOTENCY_SECONDS, PENDING_SECONDS, type Claim, type IdempotencyStore, type IdempotentAnswer } from "./idempotency.ts";
+import { LUA_DECIDE, RedisRetryRecords } from "./redis-replay.ts";
+import type { Claim, IdempotencyStore, IdempotentAnswer } from "./idempotency.ts";
 import type { ReplayItem, ReplayOutcome, ReplayReadiness, ReplayStore } from "./replay-window.ts";
 
 export const SLOTS = 16384;
@@ -415,28 +415,18 @@ export class RedisClusterReplayStore implements ReplayStore, IdempotencyStore {
     return await this.#within(this.#cluster.call("EVAL", script, 1, `yk:i:{${key}}`, ...args), this.#timeoutMs, "idempotency");
   }
 
-  async claim(key: string, fingerprint: string, _now: number): Promise<Claim> {
-    let v: unknown;
-    try {
-      v = await this.#eval(CLAIM, key, [fingerprint, PENDING_SECONDS]);
-    } catch (e) {
-      return errorText(e).includes("OOM") ? { state: "full" } : { state: "unavailable" };
-    }
-    if (v === null || v === undefined) return { state: "new" };
-    const parts = String(v).split("|");
-    if (parts[1] !== fingerprint) return { state: "mismatch" };
-    if (parts[0] === "P") return { state: "in-flight" };
-    return { state: "done", answer: { status: Number(parts[2]), contentType: parts[3]!, body: new Uint8Array(Buffer.from(parts[4] ?? "", "base64")) } };
+  readonly #records = new RedisRetryRecords((script, key, args) => this.#eval(script, key, args));
+
+  claim(key: string, fingerprint: string, now: number): Promise<Claim> {
+    return this.#records.claim(key, fingerprint, now);
   }
 
-  async complete(key: string, fingerprint: string, answer: IdempotentAnswer, _now: number): Promise<void> {
-    const value = `D|${fingerprint}|${answer.status}|${answer.contentType}|${Buffer.from(answer.body).toString("base64")}`;
-    // a lost record costs the guarantee for that key, not correctness: a resend is then verified again (REPLAY at worst)
-    await this.#eval(SETTLE, key, [fingerprint, value, IDEMPOTENCY_SECONDS]).catch(() => undefined);
+  complete(key: string, fingerprint: string, answer: IdempotentAnswer, now: number): Promise<void> {
+    return this.#records.complete(key, fingerprint, answer, now);
   }
 
-  async release(key: string, fingerprint: string): Promise<void> {
-    await this.#eval(SETTLE, key, [fingerprint, "", 0]).catch(() => undefined);
+  release(key: string, fingerprint: string): Promise<void> {
+    return this.#records.release(key, fingerprint);
   }
 
   close(): void {

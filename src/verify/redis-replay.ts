@@ -38,6 +38,38 @@ if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1],
 return 1
 `;
 
+/**
+ * Retry records on Redis (spec §4), for the single and the cluster stores alike: `evalOne(script, key, args)`
+ * runs CLAIM or SETTLE on the record's key `yk:i:{key}` (the store's client, timeout and routing).
+ */
+export class RedisRetryRecords implements IdempotencyStore {
+  constructor(private readonly evalOne: (script: string, key: string, args: (string | number)[]) => Promise<unknown>) {}
+
+  async claim(key: string, fingerprint: string, _now: number): Promise<Claim> {
+    let v: unknown;
+    try {
+      v = await this.evalOne(CLAIM, key, [fingerprint, PENDING_SECONDS]);
+    } catch (e) {
+      return String((e as Error)?.message ?? e).includes("OOM") ? { state: "full" } : { state: "unavailable" };
+    }
+    if (v === null || v === undefined) return { state: "new" };
+    const parts = String(v).split("|");
+    if (parts[1] !== fingerprint) return { state: "mismatch" };
+    if (parts[0] === "P") return { state: "in-flight" };
+    return { state: "done", answer: { status: Number(parts[2]), contentType: parts[3]!, body: new Uint8Array(Buffer.from(parts[4] ?? "", "base64")) } };
+  }
+
+  async complete(key: string, fingerprint: string, answer: IdempotentAnswer, _now: number): Promise<void> {
+    const value = `D|${fingerprint}|${answer.status}|${answer.contentType}|${Buffer.from(answer.body).toString("base64")}`;
+    // a lost record costs the guarantee for that key, not correctness: a resend is then verified again (REPLAY at worst)
+    await this.evalOne(SETTLE, key, [fingerprint, value, IDEMPOTENCY_SECONDS]).catch(() => undefined);
+  }
+
+  async release(key: string, fingerprint: string): Promise<void> {
+    await this.evalOne(SETTLE, key, [fingerprint, "", 0]).catch(() => undefined);
+  }
+}
+
 /** The second this Redis' memory began: set when it is found empty (`SET NX`), kept while its data is. */
 const BOOT = `
 redis.call('SET', 'yk:boot', ARGV[1], 'NX')
@@ -216,29 +248,18 @@ export class RedisReplayStore implements ReplayStore, IdempotencyStore {
     }
   }
 
-  async claim(key: string, fingerprint: string, _now: number): Promise<Claim> {
-    let v: unknown;
-    try {
-      v = await this.#eval(CLAIM, key, [fingerprint, String(PENDING_SECONDS)]);
-    } catch (e) {
-      return String((e as Error).message ?? e).includes("OOM") ? { state: "full" } : { state: "unavailable" };
-    }
-    if (v === null || v === undefined) return { state: "new" };
-    const text = String(v);
-    const parts = text.split("|");
-    if (parts[1] !== fingerprint) return { state: "mismatch" };
-    if (parts[0] === "P") return { state: "in-flight" };
-    return { state: "done", answer: { status: Number(parts[2]), contentType: parts[3]!, body: new Uint8Array(Buffer.from(parts[4] ?? "", "base64")) } };
+  readonly #records = new RedisRetryRecords((script, key, args) => this.#eval(script, key, args.map(String)));
+
+  claim(key: string, fingerprint: string, now: number): Promise<Claim> {
+    return this.#records.claim(key, fingerprint, now);
   }
 
-  async complete(key: string, fingerprint: string, answer: IdempotentAnswer, _now: number): Promise<void> {
-    const value = `D|${fingerprint}|${answer.status}|${answer.contentType}|${Buffer.from(answer.body).toString("base64")}`;
-    // a lost record costs the guarantee for that key, not correctness: a resend is then verified again (REPLAY at worst)
-    await this.#eval(SETTLE, key, [fingerprint, value, String(IDEMPOTENCY_SECONDS)]).catch(() => undefined);
+  complete(key: string, fingerprint: string, answer: IdempotentAnswer, now: number): Promise<void> {
+    return this.#records.complete(key, fingerprint, answer, now);
   }
 
-  async release(key: string, fingerprint: string): Promise<void> {
-    await this.#eval(SETTLE, key, [fingerprint, "", "0"]).catch(() => undefined);
+  release(key: string, fingerprint: string): Promise<void> {
+    return this.#records.release(key, fingerprint);
   }
 
   close(): void {
