@@ -174,20 +174,26 @@ export function streamRoutes(app: Hono<Env>, d: StreamDeps): void {
         if (refused !== null) return fail(ws, binary, id, refused.code, refused.message);
       }
       const started = performance.now();
-      const r = await verifier.verifyBatch(scans, gw);
-      if (!r.ok) {
-        if (retry !== null) await d.idempotency.release(retry.rk, retry.fp);
-        metrics.refusals.inc({ code: r.code });
-        return fail(ws, binary, id, r.code, r.message);
+      let kept = false;
+      try {
+        const r = await verifier.verifyBatch(scans, gw);
+        if (!r.ok) {
+          metrics.refusals.inc({ code: r.code });
+          return fail(ws, binary, id, r.code, r.message);
+        }
+        metrics.batches.inc({ transport: "stream" });
+        metrics.batchSeconds.observe({ transport: "stream" }, (performance.now() - started) / 1000);
+        const answer = { results: r.value, revocations: verifier.revocationStatus() };
+        if (retry !== null) {
+          const bytes = new TextEncoder().encode(JSON.stringify(answer));
+          await d.idempotency.complete(retry.rk, retry.fp, { status: 200, contentType: "application/json", body: bytes }, seconds(d.clock));
+          kept = true;
+        }
+        send(ws, binary, { id, ...answer });
+      } finally {
+        // a refusal or a fault frees the key at once (as the HTTP middleware does): a resend is handled afresh
+        if (retry !== null && !kept) await d.idempotency.release(retry.rk, retry.fp);
       }
-      metrics.batches.inc({ transport: "stream" });
-      metrics.batchSeconds.observe({ transport: "stream" }, (performance.now() - started) / 1000);
-      const answer = { results: r.value, revocations: verifier.revocationStatus() };
-      if (retry !== null) {
-        const bytes = new TextEncoder().encode(JSON.stringify(answer));
-        await d.idempotency.complete(retry.rk, retry.fp, { status: 200, contentType: "application/json", body: bytes }, seconds(d.clock));
-      }
-      send(ws, binary, { id, ...answer });
     };
 
     const sizeOf = (data: unknown): number => (typeof data === "string" ? data.length : (data as ArrayBuffer).byteLength);
