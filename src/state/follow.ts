@@ -70,6 +70,8 @@ export class Follower {
   #lastError = "";
   #backwards = false;
   readonly #passedKeys = new Set<string>();
+  /** The followed node's last taken `GET /v1/trust`, as text. */
+  #lastTrust = "";
   /** Resolved after each poll of the loop (tests await it instead of sleeping). */
   #waiters: (() => void)[] = [];
 
@@ -85,9 +87,15 @@ export class Follower {
     }
     try {
       const node = this.#d.node;
-      const trust = checkTrust(await node.getJson("/v1/trust", null), this.#d.issuer, this.#passedKeys);
-      if (typeof trust === "string") throw new Error(`trust refused: ${trust}`);
-      this.#d.trust.set("followed", issuersFromJson(trust, Infinity));
+      const body = await node.getJson("/v1/trust", null);
+      const text = JSON.stringify(body);
+      if (text !== this.#lastTrust) {
+        // taken only when it changed: most polls find the same keys
+        const trust = checkTrust(body, this.#d.issuer, this.#passedKeys);
+        if (typeof trust === "string") throw new Error(`trust refused: ${trust}`);
+        this.#d.trust.set("followed", issuersFromJson(trust, Infinity));
+        this.#lastTrust = text;
+      }
       const gws = (await node.getJson("/v1/gateways", this.#d.feedToken)) as { gateways: Gateway[] };
       this.#d.gateways.replace(gws.gateways, seconds(this.#d.clock));
       for (;;) {
