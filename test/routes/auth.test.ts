@@ -82,6 +82,26 @@ describe("brute force → 429", () => {
   });
 });
 
+describe("each token reaches only its own routes", () => {
+  test("a gateway key reaches no admin or feed route (401), and the admin token verifies nothing (401)", async () => {
+    t = makeNode({ YUKUAI_FEED_TOKEN: "feed-token-value" });
+    const gw = await makeGateway(t, "metro");
+    for (const [method, path, body] of [
+      ["POST", "/v1/credentials", { kind: "person" }], ["POST", "/v1/revocations", { type: "credential", value: "00".repeat(8) }],
+      ["GET", "/v1/revocations", undefined], ["POST", "/v1/gateways", { name: "g", scene: "metro" }], ["GET", "/v1/gateways", undefined],
+      ["DELETE", "/v1/gateways/gw_x", undefined], ["POST", "/v1/issuer-keys", undefined],
+      ["GET", "/v1/subjects/person/110105194912310021/access-log", undefined],
+    ] as const) {
+      const r = await t.app.request(path, req(method, body, gw));
+      expect([method, path, r.status]).toEqual([method, path, 401]);
+    }
+    for (const path of ["/v1/verify/batch", "/v1/verify"]) {
+      expect([path, (await t.app.request(path, req("POST", { scans: [], code: "x" }, ADMIN))).status]).toEqual([path, 401]);
+      expect([path, (await t.app.request(path, req("POST", { scans: [], code: "x" }, "feed-token-value"))).status]).toEqual([path, 401]);
+    }
+  });
+});
+
 describe("tokens and keys at rest", () => {
   test("gateway keys are stored as SHA-256 digests; the admin token lives only in its 0600 file (or the environment), and the database holds no token", async () => {
     t = makeNode({ YUKUAI_FEED_TOKEN: "feed-token-value" });
