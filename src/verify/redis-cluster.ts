@@ -48,7 +48,6 @@ import { Cluster, type Redis } from "ioredis";
 /** Monotonic milliseconds on this host as an absolute reading (performance: a duration source, not the Clock). */
 const localMs = (): number => performance.timeOrigin + performance.now();
 import { LUA_DECIDE, RedisRetryRecords } from "./redis-replay.ts";
-import type { Claim, IdempotencyStore, IdempotentAnswer } from "./idempotency.ts";
 import type { ReplayItem, ReplayOutcome, ReplayReadiness, ReplayStore } from "./replay-window.ts";
 
 export const SLOTS = 16384;
@@ -167,7 +166,7 @@ const errorText = (e: unknown): string => String((e as Error)?.message ?? e);
 /** Answers after which the script did not run, so it may be sent again (with redirection). */
 const notRun = (msg: string): boolean => /^(MOVED|ASK|TRYAGAIN|NOSCRIPT)\b/.test(msg);
 
-export class RedisClusterReplayStore implements ReplayStore, IdempotencyStore {
+export class RedisClusterReplayStore extends RedisRetryRecords implements ReplayStore {
   readonly #cluster: Cluster;
   readonly #ttl: number;
   readonly #warm: number;
@@ -184,6 +183,7 @@ export class RedisClusterReplayStore implements ReplayStore, IdempotencyStore {
 
   /** `warmSeconds` is 2 × skew (§3 start-up rule); the same arguments as RedisReplayStore. */
   constructor(url: string, retentionSeconds: number, warmSeconds: number, timeoutMs = 1000) {
+    super();
     const { nodes, username, password } = parseClusterUrl(url);
     this.#cluster = new Cluster(nodes, {
       lazyConnect: true,
@@ -410,23 +410,9 @@ export class RedisClusterReplayStore implements ReplayStore, IdempotencyStore {
   }
 
   /** Idempotency records (spec §4 retries) as on one Redis: single-key scripts, routed by their key's slot. */
-  async #eval(script: string, key: string, args: (string | number)[]): Promise<unknown> {
+  protected async evalRecord(script: string, key: string, args: (string | number)[]): Promise<unknown> {
     if (!this.#started) throw new Error("not started");
     return await this.#within(this.#cluster.call("EVAL", script, 1, `yk:i:{${key}}`, ...args), this.#timeoutMs, "idempotency");
-  }
-
-  readonly #records = new RedisRetryRecords((script, key, args) => this.#eval(script, key, args));
-
-  claim(key: string, fingerprint: string, now: number): Promise<Claim> {
-    return this.#records.claim(key, fingerprint, now);
-  }
-
-  complete(key: string, fingerprint: string, answer: IdempotentAnswer, now: number): Promise<void> {
-    return this.#records.complete(key, fingerprint, answer, now);
-  }
-
-  release(key: string, fingerprint: string): Promise<void> {
-    return this.#records.release(key, fingerprint);
   }
 
   close(): void {

@@ -39,16 +39,16 @@ return 1
 `;
 
 /**
- * Retry records on Redis (spec §4), for the single and the cluster stores alike: `evalOne(script, key, args)`
- * runs CLAIM or SETTLE on the record's key `yk:i:{key}` (the store's client, timeout and routing).
+ * Retry records on Redis (spec §4), the base of the single and the cluster stores alike: `evalRecord(script,
+ * key, args)` runs CLAIM or SETTLE on the record's key `yk:i:{key}` with the store's client, timeout and routing.
  */
-export class RedisRetryRecords implements IdempotencyStore {
-  constructor(private readonly evalOne: (script: string, key: string, args: (string | number)[]) => Promise<unknown>) {}
+export abstract class RedisRetryRecords implements IdempotencyStore {
+  protected abstract evalRecord(script: string, key: string, args: (string | number)[]): Promise<unknown>;
 
   async claim(key: string, fingerprint: string, _now: number): Promise<Claim> {
     let v: unknown;
     try {
-      v = await this.evalOne(CLAIM, key, [fingerprint, PENDING_SECONDS]);
+      v = await this.evalRecord(CLAIM, key, [fingerprint, PENDING_SECONDS]);
     } catch (e) {
       return String((e as Error)?.message ?? e).includes("OOM") ? { state: "full" } : { state: "unavailable" };
     }
@@ -62,11 +62,11 @@ export class RedisRetryRecords implements IdempotencyStore {
   async complete(key: string, fingerprint: string, answer: IdempotentAnswer, _now: number): Promise<void> {
     const value = `D|${fingerprint}|${answer.status}|${answer.contentType}|${Buffer.from(answer.body).toString("base64")}`;
     // a lost record costs the guarantee for that key, not correctness: a resend is then verified again (REPLAY at worst)
-    await this.evalOne(SETTLE, key, [fingerprint, value, IDEMPOTENCY_SECONDS]).catch(() => undefined);
+    await this.evalRecord(SETTLE, key, [fingerprint, value, IDEMPOTENCY_SECONDS]).catch(() => undefined);
   }
 
   async release(key: string, fingerprint: string): Promise<void> {
-    await this.evalOne(SETTLE, key, [fingerprint, "", 0]).catch(() => undefined);
+    await this.evalRecord(SETTLE, key, [fingerprint, "", 0]).catch(() => undefined);
   }
 }
 
@@ -131,7 +131,7 @@ const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, "0");
 /** The Redis key of an item's (issuer, serial); `{…}` is the Redis Cluster hash tag. */
 export const replayKey = (it: ReplayItem): string => `yk:r:{${it.issuer}:${hex8(it.serialHi)}${hex8(it.serialLo)}}`;
 
-export class RedisReplayStore implements ReplayStore, IdempotencyStore {
+export class RedisReplayStore extends RedisRetryRecords implements ReplayStore {
   readonly #client: RedisClient;
   readonly #ttl: number;
   readonly #warm: number;
@@ -143,6 +143,7 @@ export class RedisReplayStore implements ReplayStore, IdempotencyStore {
 
   /** `warmSeconds` is 2 × skew (§3 start-up rule). */
   constructor(url: string, retentionSeconds: number, warmSeconds: number, timeoutMs = 1000) {
+    super();
     this.#client = new RedisClient(url, { enableOfflineQueue: false, autoReconnect: true, connectionTimeout: timeoutMs });
     this.#ttl = retentionSeconds + 2;
     this.#warm = warmSeconds;
@@ -238,28 +239,14 @@ export class RedisReplayStore implements ReplayStore, IdempotencyStore {
     return { held: -1, capacity: -1, bytes: -1 };
   }
 
-  async #eval(script: string, key: string, args: string[]): Promise<unknown> {
+  protected async evalRecord(script: string, key: string, args: (string | number)[]): Promise<unknown> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error("timeout")), this.#timeoutMs); });
     try {
-      return await Promise.race([this.#client.send("EVAL", [script, "1", `yk:i:{${key}}`, ...args]), timeout]);
+      return await Promise.race([this.#client.send("EVAL", [script, "1", `yk:i:{${key}}`, ...args.map(String)]), timeout]);
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  readonly #records = new RedisRetryRecords((script, key, args) => this.#eval(script, key, args.map(String)));
-
-  claim(key: string, fingerprint: string, now: number): Promise<Claim> {
-    return this.#records.claim(key, fingerprint, now);
-  }
-
-  complete(key: string, fingerprint: string, answer: IdempotentAnswer, now: number): Promise<void> {
-    return this.#records.complete(key, fingerprint, answer, now);
-  }
-
-  release(key: string, fingerprint: string): Promise<void> {
-    return this.#records.release(key, fingerprint);
   }
 
   close(): void {
