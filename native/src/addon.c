@@ -10,6 +10,9 @@
  *                          presentation signed bytes, devicePub offset, deviceSig offset]
  *     out[i] = 0 both signatures valid, 1 issuer signature invalid, 2 device signature invalid;
  *     slot[i] < 0: no issuer signature to check (credential already verified).
+ *   verifyScans(…, dx n×32, dknown n): also, per code, the device key's x coordinate: read from dx[i] when
+ *     dknown[i] = 1 (saves the square root; checked against the code's devicePub), and written to dx[i]
+ *     whenever the device signature is valid (out[i] = 0), so the caller can keep it with the credential.
  */
 #include <node_api.h>
 #include <stdlib.h>
@@ -67,7 +70,7 @@ static napi_value verify_batch(napi_env env, napi_callback_info info) {
   if (items == NULL) THROW(env, error, "verifyBatch: out of memory");
   prev = 0;
   for (size_t i = 0; i < n; i++) {
-    items[i] = (yk_item){(const uint8_t *)pk + 32 * i, (const uint8_t *)sig + 64 * i, (const uint8_t *)msg + prev, e[i] - prev, NULL, 0};
+    items[i] = (yk_item){(const uint8_t *)pk + 32 * i, (const uint8_t *)sig + 64 * i, (const uint8_t *)msg + prev, e[i] - prev, NULL, 0, NULL, NULL};
     prev = e[i];
   }
   int rc = yk_verify_batch(items, n, out);
@@ -77,10 +80,10 @@ static napi_value verify_batch(napi_env env, napi_callback_info info) {
 }
 
 static napi_value verify_scans(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
+  size_t argc = 9;
+  napi_value argv[9];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 7) THROW(env, type_error, "verifyScans(codes, keys, slot, out, credDomain, presDomain, layout)");
+  if (argc < 7) THROW(env, type_error, "verifyScans(codes, keys, slot, out, credDomain, presDomain, layout[, dx, dknown])");
   void *codes, *keys, *slot, *out, *cd, *pd, *lay;
   size_t ncodes, nkeys, n, nout, ncd, npd, nlay;
   if (!typed(env, argv[0], napi_uint8_array, &codes, &ncodes) || !typed(env, argv[1], napi_uint8_array, &keys, &nkeys) ||
@@ -94,6 +97,13 @@ static napi_value verify_scans(napi_env env, napi_callback_info info) {
   if (ncodes != n * len || nout < n || nkeys % 32 != 0) THROW(env, range_error, "verifyScans: codes, keys, slot and out disagree");
   const int32_t *s = slot;
   for (size_t i = 0; i < n; i++) if (s[i] >= 0 && (size_t)s[i] >= nkeys / 32) THROW(env, range_error, "verifyScans: slot out of range");
+  void *dxv = NULL, *dkv = NULL;
+  if (argc >= 9) {
+    size_t ndx, ndk;
+    if (!typed(env, argv[7], napi_uint8_array, &dxv, &ndx) || !typed(env, argv[8], napi_uint8_array, &dkv, &ndk)) THROW(env, type_error, "verifyScans: dx and dknown are Uint8Arrays");
+    if (ndx < 32 * n || ndk < n) THROW(env, range_error, "verifyScans: dx holds 32 bytes and dknown 1 byte per code");
+  }
+  uint8_t *dx = dxv, *dknown = dkv;
   if (n == 0) return NULL;
   yk_item *items = malloc(sizeof(yk_item) * 2 * n);
   uint8_t *ok = malloc(2 * n);
@@ -105,9 +115,10 @@ static napi_value verify_scans(napi_env env, napi_callback_info info) {
     issuer_at[i] = -1;
     if (s[i] >= 0) {
       issuer_at[i] = (int32_t)m;
-      items[m++] = (yk_item){(const uint8_t *)keys + 32 * (size_t)s[i], c + isig, cd, ncd, c, cred};
+      items[m++] = (yk_item){(const uint8_t *)keys + 32 * (size_t)s[i], c + isig, cd, ncd, c, cred, NULL, NULL};
     }
-    items[m++] = (yk_item){c + dpub, c + dsig, pd, npd, c, pres};
+    items[m++] = (yk_item){c + dpub, c + dsig, pd, npd, c, pres,
+                           dx != NULL && dknown[i] ? dx + 32 * i : NULL, dx != NULL ? dx + 32 * i : NULL};
   }
   int rc = yk_verify_batch(items, m, ok);
   if (rc == 0) {
@@ -143,7 +154,7 @@ static int self_test(void) {
   yk_sha512((const uint8_t *)"abc", 3, d);
   if (memcmp(d, abc, 64) != 0) return 0;
   if (!yk_verify(pk, msg, 1, sig)) return 0;
-  yk_item two[2] = {{pk, sig, msg, 1, NULL, 0}, {pk, sig, msg, 1, NULL, 0}};
+  yk_item two[2] = {{pk, sig, msg, 1, NULL, 0, NULL, NULL}, {pk, sig, msg, 1, NULL, 0, NULL, NULL}};
   uint8_t ok[2];
   if (yk_verify_batch(two, 2, ok) != 0 || !ok[0] || !ok[1]) return 0;
   sig[10] ^= 1;

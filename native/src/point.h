@@ -196,4 +196,37 @@ static inline int ge_decode(ge_p3 *p, const uint8_t s[32]) {
   return 1;
 }
 
+
+/*
+ * A point from the x coordinate this core decoded before and the encoding s (its y and sign): 1 when
+ * (x, y) is on the curve and x has s's sign and is canonical, else 0 (then decode s instead).
+ */
+static inline int ge_from_xy(ge_p3 *p, const uint8_t x_bytes[32], const uint8_t s[32]) {
+  fe x, y, xx, yy, lhs, rhs, t;
+  uint8_t check[32];
+  fe_frombytes(&x, x_bytes);
+  fe_tobytes(check, &x);
+  if (memcmp(check, x_bytes, 32) != 0) return 0;
+  if ((check[0] & 1) != (s[31] >> 7)) return 0;
+  fe_frombytes(&y, s);
+  fe_tobytes(check, &y);
+  uint8_t diff = 0;
+  for (int i = 0; i < 31; i++) diff |= check[i] ^ s[i];
+  diff |= check[31] ^ (s[31] & 0x7f);
+  if (diff != 0) return 0;
+  if (fe_iszero(&x) && (s[31] >> 7)) return 0;
+  fe_sq(&xx, &x);
+  fe_sq(&yy, &y);
+  fe_sub(&lhs, &yy, &xx);          /* −x² + y² */
+  fe_mul(&t, &xx, &yy);
+  fe_mul(&rhs, &t, &FE_D);
+  fe_add(&rhs, &rhs, &FE_ONE);     /* 1 + d x² y² */
+  if (!fe_equal(&lhs, &rhs)) return 0;
+  p->X = x;
+  p->Y = y;
+  p->Z = FE_ONE;
+  fe_mul(&p->T, &x, &y);
+  return 1;
+}
+
 #endif

@@ -254,6 +254,7 @@ typedef struct {
   ge_p3 negA;
   const uint8_t *pk;
   int valid;
+  uint8_t x[32];     /* A's x coordinate, canonical (for yk_item.ax_out) */
   int32_t slot;      /* position in the current combination, or −1 */
   uint64_t acc[8];   /* Σ zᵢkᵢ over the current combination, unreduced */
 } key_state;
@@ -378,10 +379,16 @@ static int verify_items(const yk_item *items, size_t n, uint8_t *out, int determ
       key_state *k = &b.key[kid];
       k->pk = it->pk;
       k->slot = -1;
-      k->valid = ge_decode(&k->negA, it->pk) && !ge_mul8_is_identity(&k->negA);
-      if (k->valid) { fe_neg(&k->negA.X, &k->negA.X); fe_neg(&k->negA.T, &k->negA.T); }
+      const int known = it->ax != NULL && ge_from_xy(&k->negA, it->ax, it->pk);
+      k->valid = (known || ge_decode(&k->negA, it->pk)) && !ge_mul8_is_identity(&k->negA);
+      if (k->valid) {
+        fe_tobytes(k->x, &k->negA.X);
+        fe_neg(&k->negA.X, &k->negA.X);
+        fe_neg(&k->negA.T, &k->negA.T);
+      }
     }
     if (!b.key[kid].valid) continue;
+    if (it->ax_out != NULL) memcpy(it->ax_out, b.key[kid].x, 32);
     fe_neg(&s->negR.X, &s->negR.X);
     fe_neg(&s->negR.T, &s->negR.T);
     sc_load(s->s, it->sig + 32);
@@ -426,7 +433,7 @@ int yk_verify_batch(const yk_item *items, size_t n, uint8_t *out) {
 }
 
 int yk_verify(const uint8_t pk[32], const uint8_t *msg, size_t len, const uint8_t sig[64]) {
-  yk_item it = {pk, sig, msg, len, NULL, 0};
+  yk_item it = {pk, sig, msg, len, NULL, 0, NULL, NULL};
   uint8_t ok = 0;
   if (verify_items(&it, 1, &ok, 1) != 0) return 0;
   return ok;

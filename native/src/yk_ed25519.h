@@ -24,6 +24,11 @@ typedef struct {
   size_t n1;
   const uint8_t *m2;
   size_t n2;
+  /* Optional: the x coordinate (32 bytes, canonical) of pk as this core decoded it before, which saves the
+   * square root of decoding (it is checked to be on the curve with pk's y and sign); NULL to decode. */
+  const uint8_t *ax;
+  /* Optional: where to write pk's x coordinate when pk is a valid key (NULL: not wanted). */
+  uint8_t *ax_out;
 } yk_item;
 
 /* 1 when the signature is valid under the rule, else 0. */

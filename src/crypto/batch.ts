@@ -17,6 +17,11 @@
  *   slot[i] = index of code i's issuer key in keys, or −1 when its credential is already verified (§3
  *   credential LRU: device signature only); out[i] = SIG_OK (0), SIG_BAD_ISSUER (1) or SIG_BAD_DEVICE (2)
  *   (signatures.ts). The device key is the code's own devicePub, put to the §2 key test.
+ *   Optional `device` (native only; the fallback ignores it): device.x = n × 32 bytes, device.known = n
+ *   bytes. Where known[i] = 1, x[i] holds the x coordinate of code i's devicePub as the core gave it
+ *   before, which spares decoding it (a square root); the core checks it against the devicePub's y and
+ *   sign and decodes instead when it does not fit, so a wrong x costs time, never an answer. For every
+ *   code answered SIG_OK, x[i] is written, for the caller to keep with the verified credential.
  */
 import { CODE_LENGTH, CREDENTIAL_DOMAIN, CREDENTIAL_SIGNED, OFF, PRESENTATION_DOMAIN, PRESENTATION_SIGNED } from "../wire/code.ts";
 import { prepareVerifyKey, verifyStrict, type PreparedPublicKey } from "./ed25519.ts";
@@ -27,7 +32,13 @@ export interface BatchVerifier {
   readonly impl: VerifierImpl;
   verifyOne(pk: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean;
   verifyBatch(pk: Uint8Array, sig: Uint8Array, msg: Uint8Array, msgEnd: Uint32Array, out: Uint8Array): void;
-  verifyScans(codes: Uint8Array, keys: Uint8Array, slot: Int32Array, out: Uint8Array): void;
+  verifyScans(codes: Uint8Array, keys: Uint8Array, slot: Int32Array, out: Uint8Array, device?: DeviceKeys): void;
+}
+
+/** Decoded device keys in and out of `verifyScans` (see the layouts above). */
+export interface DeviceKeys {
+  x: Uint8Array;
+  known: Uint8Array;
 }
 
 /** The scan layout the native core is given on every call (it knows no wire format of its own). */

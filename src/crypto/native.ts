@@ -6,14 +6,14 @@
 import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { CREDENTIAL_DOMAIN, NodeCryptoBatchVerifier, PRESENTATION_DOMAIN, SCAN_LAYOUT, type BatchVerifier } from "./batch.ts";
+import { CREDENTIAL_DOMAIN, NodeCryptoBatchVerifier, PRESENTATION_DOMAIN, SCAN_LAYOUT, type BatchVerifier, type DeviceKeys } from "./batch.ts";
 
 /** The N-API module's exports (native/src/addon.c). */
 interface NativeExports {
   version: string;
   verifyOne(pk: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean;
   verifyBatch(pk: Uint8Array, sig: Uint8Array, msg: Uint8Array, msgEnd: Uint32Array, out: Uint8Array): void;
-  verifyScans(codes: Uint8Array, keys: Uint8Array, slot: Int32Array, out: Uint8Array, credDomain: Uint8Array, presDomain: Uint8Array, layout: Uint32Array): void;
+  verifyScans(codes: Uint8Array, keys: Uint8Array, slot: Int32Array, out: Uint8Array, credDomain: Uint8Array, presDomain: Uint8Array, layout: Uint32Array, dx?: Uint8Array, dknown?: Uint8Array): void;
 }
 
 /** Where `npm install` leaves the built core. */
@@ -32,8 +32,9 @@ class NativeBatchVerifier implements BatchVerifier {
     this.m.verifyBatch(pk, sig, msg, msgEnd, out);
   }
 
-  verifyScans(codes: Uint8Array, keys: Uint8Array, slot: Int32Array, out: Uint8Array): void {
-    this.m.verifyScans(codes, keys, slot, out, CREDENTIAL_DOMAIN, PRESENTATION_DOMAIN, SCAN_LAYOUT);
+  verifyScans(codes: Uint8Array, keys: Uint8Array, slot: Int32Array, out: Uint8Array, device?: DeviceKeys): void {
+    if (device === undefined) this.m.verifyScans(codes, keys, slot, out, CREDENTIAL_DOMAIN, PRESENTATION_DOMAIN, SCAN_LAYOUT);
+    else this.m.verifyScans(codes, keys, slot, out, CREDENTIAL_DOMAIN, PRESENTATION_DOMAIN, SCAN_LAYOUT, device.x, device.known);
   }
 }
 
