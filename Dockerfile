@@ -12,6 +12,14 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN bun install --ignore-scripts --frozen-lockfile && cp node_modules/@scalar/api-reference/dist/browser/standalone.js /scalar-standalone.js
 
+# the verification core (native/): compiled with node-gyp against Node's own headers (the image's compiler,
+# python3 and make); the same Debian release as the runtime image, so the same C library. If the image is
+# built without it, the node starts on node:crypto and says so; here a failed build fails the image.
+FROM node:20-bookworm AS native
+WORKDIR /app
+COPY native ./native
+RUN node native/install.mjs && test -f native/build/Release/yukuai_ed25519.node
+
 FROM oven/bun:1.4-slim
 WORKDIR /app
 ENV NODE_ENV=production PORT=8080 YUKUAI_DATA_DIR=/data
@@ -19,6 +27,7 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY src ./src
 COPY --from=docs /scalar-standalone.js ./vendor/scalar-standalone.js
+COPY --from=native /app/native/build/Release/yukuai_ed25519.node ./native/build/Release/yukuai_ed25519.node
 RUN mkdir -p /data && chown bun:bun /data
 USER bun
 EXPOSE 8080

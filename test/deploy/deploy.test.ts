@@ -681,6 +681,9 @@ describe("Dockerfile", () => {
       const sources = paths.slice(0, -1);
       if (from === "docs") {
         expect([sources, paths.at(-1)]).toEqual([["/scalar-standalone.js"], "./vendor/scalar-standalone.js"]);
+      } else if (from === "native") {
+        // the built verification core only: no C sources, no build tree
+        expect([sources, paths.at(-1)]).toEqual([["/app/native/build/Release/yukuai_ed25519.node"], "./native/build/Release/yukuai_ed25519.node"]);
       } else if (from !== undefined) {
         expect(from).toBe(deps.alias);
         expect(sources).toEqual(["/app/node_modules"]);
@@ -688,9 +691,19 @@ describe("Dockerfile", () => {
         expect({ c, ok: sources.every((s) => ["package.json", "src", "src/"].includes(s)) }).toEqual({ c, ok: true });
       }
     }
-    expect(copies.filter((c) => !c.includes("--from=docs")).join(" ")).not.toMatch(/\b(test|bench|keys|docs|data|\.git)\b|\s\.\s/);
+    expect(copies.filter((c) => !c.includes("--from=docs") && !c.includes("--from=native")).join(" ")).not.toMatch(/\b(test|bench|keys|docs|data|\.git)\b|\s\.\s/);
     const docs = stages.find((st) => st.alias === "docs");
     if (docs) expect(docs.lines.some((l) => l.includes("cp node_modules/@scalar/api-reference/dist/browser/standalone.js /scalar-standalone.js"))).toBe(true);
+  });
+
+  test("a build stage compiles the native verification core and fails the image when it does not build", () => {
+    const native = stages.find((st) => st.alias === "native");
+    expect(native).toBeDefined();
+    expect(native!.lines).toContain("COPY native ./native");
+    const run = native!.lines.find((l) => /^RUN\b/.test(l));
+    expect(run).toContain("node native/install.mjs");
+    expect(run).toContain("test -f native/build/Release/yukuai_ed25519.node");
+    expect(final.lines.some((l) => l.startsWith("COPY --from=native "))).toBe(true);
   });
 
   test("the image runs as a non-root user on PORT 8080, and starts the node", () => {
