@@ -4,8 +4,8 @@
  *
  * - throughput against batch size (1, 16, 64, 256, 1000) for POST /v1/verify/batch in JSON and in msgpack
  *   (autocannon, closed loop) and for WebSocket msgpack frames — OK scans per second, counted by the node;
- * - the pool threshold: a server without workers against one whose pool takes every batch, at small
- *   batch sizes, to choose `POOL_DEFAULTS.inlineBelow`;
+ * - the pool threshold: a server without workers against one with its worker pool (which takes every
+ *   check), at small batch sizes: does a small batch pay for the trip to a worker?
  * - single-scan POST /v1/verify latency at 1,000 scans/s (open loop, Poisson arrivals).
  *
  * Credentials are warm (each holder was seen once, so a scan pays one signature check); every code is
@@ -129,7 +129,7 @@ export async function runHttp(o: { quick: boolean; log: (l: string) => void }): 
   // ── the pool threshold ──
   const threshold: HttpResults["threshold"] = [];
   const inlineSrv = await startServer({ workers: 0 });
-  const poolSrv = await startServer({ workers: navigator.hardwareConcurrency, entry: [`${import.meta.dir}/pool-server.ts`, "1", "16"] });
+  const poolSrv = await startServer({ workers: navigator.hardwareConcurrency });
   const srcs = new Map<ServerUnderTest, CodeSource>([[inlineSrv, new CodeSource(holders, HOLDERS)], [poolSrv, new CodeSource(holders, HOLDERS)]]);
   for (const [srv, src] of srcs) await src.warm(srv);
   for (const batch of [1, 4, 16, 64]) {

@@ -1,8 +1,8 @@
 /**
  * @module Micro benches, in process, on this thread: Base45 and code decoding, one verification, the
  * credential cache, the replay window, the body codecs, and the whole per-scan pipeline — with signature
- * checks (InlineChecker) and without (a checker that answers OK without checking), so the report can say
- * where a scan's time goes. Each figure is the median ns per operation of several timed samples.
+ * checks (CoalescingChecker on the node's verifier) and without (a checker that answers OK without
+ * checking), so the report can say where a scan's time goes. Each figure is the median ns per operation of several timed samples.
  *
  * Run alone: `taskset -c 0 bun bench/micro.ts [--quick]`.
  */
@@ -20,7 +20,9 @@ import { packr } from "../src/wire/msgpack.ts";
 import { CredentialCache, verifiedCredential } from "../src/verify/credential-cache.ts";
 import { serialHexOf } from "../src/wire/code.ts";
 import { MemoryReplayWindow, REPLAY_ACCEPTED, type ReplayItem, type ReplayStore } from "../src/verify/replay-window.ts";
-import { InlineChecker, ScanVerifier, type SignatureChecker } from "../src/verify/signatures.ts";
+import { chooseVerifier } from "../src/crypto/native.ts";
+import { CoalescingChecker } from "../src/verify/coalesce.ts";
+import { ScanVerifier, type SignatureChecker } from "../src/verify/signatures.ts";
 import * as base45 from "../src/wire/base45.ts";
 import { OFF, parseCode, presentationMessage, toText } from "../src/wire/code.ts";
 import { benchIssuer, closeSigners, codeAt, holderSet, presentations, roundRobinPlan } from "./codes.ts";
@@ -183,7 +185,8 @@ export async function runMicro(quick: boolean, log: (l: string) => void = () => 
   // ── the pipeline and the route, per scan ──
   // Each node gets codes stamped after it started (§3: earlier ones are STALE), used once each, from
   // holders whose credentials it has seen once already (so a scan pays one signature check).
-  for (const [label, checker] of [["no signature checks", NO_CRYPTO], ["InlineChecker", new InlineChecker()]] as const) {
+  const coalescing = new CoalescingChecker(chooseVerifier().verifier);
+  for (const [label, checker] of [["no signature checks", NO_CRYPTO], [`CoalescingChecker (${coalescing.impl})`, coalescing]] as const) {
     const crypto = checker !== NO_CRYPTO;
     const dir = dataDir();
     // skew 0: the §3 start-up rule then lets codes stamped from the start second on through (no cost per scan)

@@ -666,8 +666,7 @@ async function writeReport(r: Results, resultsFile: string): Promise<void> {
     p("### Pool threshold");
     p();
     p("Does a small batch pay for the trip to a worker? A server without workers (`YUKUAI_WORKERS=0`) against one whose");
-    p(`pool takes every batch (\`bench/pool-server.ts 1 16\`: inlineBelow 1, minChunk 16), HTTP JSON, ${m.cores} cores.`);
-    p("`POOL_DEFAULTS.inlineBelow` (src/verify/pool.ts; batches smaller than it are verified inline) is chosen from this table.");
+    p(`pool takes every check (the default with workers: checks coalesced, src/verify/pool.ts), HTTP JSON, ${m.cores} cores.`);
     p(`Commands: \`${http.thresholdCommands.inline}\`; \`${http.thresholdCommands.pool}\`.`);
     p();
     p("| batch | no workers | pool for every batch | pool ÷ no workers |");
@@ -680,12 +679,12 @@ async function writeReport(r: Results, resultsFile: string): Promise<void> {
       const inlineWins = th.filter((t) => t.pool.median <= t.inline.median).map((t) => t.batch);
       const gains = th.map((t) => t.pool.median / t.inline.median);
       if (inlineWins.length === 0) {
-        p(`The pool was faster at every batch size measured (${list(poolWins.map(String))}), by ${Math.min(...gains).toFixed(2)}–${Math.max(...gains).toFixed(2)}×${th[0]!.batch === 1 ? ": on these numbers no batch needs to be verified inline when there are workers (inlineBelow 1)" : ""}.`);
+        p(`The pool was faster at every batch size measured (${list(poolWins.map(String))}), by ${Math.min(...gains).toFixed(2)}–${Math.max(...gains).toFixed(2)}×${th[0]!.batch === 1 ? ": on these numbers no batch needs to be verified inline when there are workers" : ""}.`);
       } else if (poolWins.length === 0) {
         p(`No workers was as fast or faster at every batch size measured (${list(inlineWins.map(String))}): on these numbers batches up to ${th.at(-1)!.batch} are better verified inline.`);
       } else {
         const crossover = Math.max(...inlineWins) < Math.min(...poolWins);
-        p(`No workers was as fast or faster at batch${inlineWins.length > 1 ? "es" : ""} ${list(inlineWins.map(String))}; the pool at ${list(poolWins.map(String))}${crossover ? `: on these numbers inlineBelow ${Math.min(...poolWins)}` : " (no single crossover)"}.`);
+        p(`No workers was as fast or faster at batch${inlineWins.length > 1 ? "es" : ""} ${list(inlineWins.map(String))}; the pool at ${list(poolWins.map(String))}${crossover ? `: on these numbers the crossover is at batch ${Math.min(...poolWins)}` : " (no single crossover)"}.`);
       }
       p();
     }

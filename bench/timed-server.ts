@@ -1,29 +1,39 @@
 /**
  * @module The server under test, instrumented for "where the time goes" (bench/ratio.ts): the same app
- * and start-up as `src/main.ts` (`compose`, `serveOptions`), with the signature checks and the request handler timed
- * (Bun.nanoseconds). `GET /bench-stats` answers the running totals; nothing else differs.
+ * and start-up as `src/main.ts` (`compose`, `serveOptions`), with the signature verifier's calls and the
+ * request handler timed (Bun.nanoseconds). `GET /bench-stats` answers the running totals; nothing else differs.
  */
 import { createApp } from "../src/app.ts";
 import { compose } from "../src/compose.ts";
 import { loadConfig } from "../src/config.ts";
+import type { BatchVerifier } from "../src/crypto/batch.ts";
+import { chooseVerifier } from "../src/crypto/native.ts";
 import { sharedStoresOf, serveOptions } from "../src/main.ts";
-import { InlineChecker, type SigJob, type SignatureChecker } from "../src/verify/signatures.ts";
 
 const stats = { handlerNs: 0, signatureNs: 0, signatures: 0, requests: 0 };
 
-class TimedChecker implements SignatureChecker {
-  readonly #inner = new InlineChecker();
-  async check(jobs: readonly SigJob[]): Promise<Uint8Array> {
+/** The node's verifier, its coalesced calls timed: the checks of concurrent requests are timed once. */
+class TimedVerifier implements BatchVerifier {
+  constructor(readonly inner: BatchVerifier) {}
+  get impl() {
+    return this.inner.impl;
+  }
+  verifyOne(pk: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
+    return this.inner.verifyOne(pk, msg, sig);
+  }
+  verifyBatch(pk: Uint8Array, sig: Uint8Array, msg: Uint8Array, msgEnd: Uint32Array, out: Uint8Array): void {
+    this.inner.verifyBatch(pk, sig, msg, msgEnd, out);
+  }
+  verifyScans(codes: Uint8Array, keys: Uint8Array, slot: Int32Array, out: Uint8Array): void {
     const t = Bun.nanoseconds();
-    const out = await this.#inner.check(jobs);
+    this.inner.verifyScans(codes, keys, slot, out);
     stats.signatureNs += Bun.nanoseconds() - t;
-    for (const j of jobs) stats.signatures += j.issuerKey === null ? 1 : 2;
-    return out;
+    for (const s of slot) stats.signatures += s < 0 ? 1 : 2;
   }
 }
 
 const config = loadConfig();
-const node = compose(config, { checker: new TimedChecker(), ...(await sharedStoresOf(config)) });
+const node = compose(config, { batchVerifier: new TimedVerifier(chooseVerifier(config.verifier ?? "").verifier), ...(await sharedStoresOf(config)) });
 const app = createApp(node);
 await node.start();
 Bun.serve(serveOptions(node, async (req, srv) => {

@@ -8,7 +8,9 @@ import { join } from "node:path";
 import type { Clock } from "./clock.ts";
 import { seconds, systemClock } from "./clock.ts";
 import type { Config } from "./config.ts";
+import type { BatchVerifier, VerifierImpl } from "./crypto/batch.ts";
 import { IssuerKeyring } from "./crypto/keys.ts";
+import { chooseVerifier } from "./crypto/native.ts";
 import { Issuance } from "./issuance.ts";
 import { Licences } from "./licences.ts";
 import { Metrics } from "./metrics.ts";
@@ -24,12 +26,13 @@ import { AuthThrottle, Tokens } from "./tokens.ts";
 import { parseAnchors } from "./trust/list.ts";
 import { TrustListSource } from "./trust/source.ts";
 import { TrustStore } from "./trust/store.ts";
+import { CoalescingChecker } from "./verify/coalesce.ts";
 import { CredentialCache } from "./verify/credential-cache.ts";
 import { LagMonitor } from "./verify/lag.ts";
 import { Pipeline } from "./verify/pipeline.ts";
 import { PoolChecker } from "./verify/pool.ts";
 import { memoryBeginsAfter, MemoryReplayWindow, replayRetention, type ReplayStore } from "./verify/replay-window.ts";
-import { InlineChecker, type SignatureChecker } from "./verify/signatures.ts";
+import type { SignatureChecker } from "./verify/signatures.ts";
 import { MemoryIdempotency, type IdempotencyStore } from "./verify/idempotency.ts";
 import { Verifier } from "./verify/verifier.ts";
 import { packr } from "./wire/msgpack.ts";
@@ -41,6 +44,8 @@ export interface Overrides {
   replay?: ReplayStore;
   /** Where retry records live (spec §4): with the replay state, so the Redis store serves both. */
   idempotency?: IdempotencyStore;
+  /** The signature verifier the node's checker runs (instead of `chooseVerifier(config.verifier)`). */
+  batchVerifier?: BatchVerifier;
   checker?: SignatureChecker;
   /** Outbound HTTP (upstreams, the followed node, the trust list URL). */
   fetchFn?: typeof fetch;
@@ -71,9 +76,12 @@ export interface Node {
   readonly replay: ReplayStore;
   readonly idempotency: IdempotencyStore;
   readonly checker: SignatureChecker;
+  /** The implementation the node's own checker runs (a test's `checker` may run another), and why it is not the native core (null when it is). */
+  readonly verifierImpl: VerifierImpl;
+  readonly verifierFallback: string | null;
   readonly pipeline: Pipeline;
   readonly lag: LagMonitor;
-  /** Start-up I/O: the trust list (§7), the first sync and the poll loop of a follower. */
+  /** Start-up: the checker ready (its workers run the node's verifier), the trust list (§7), the first sync and the poll loop of a follower. */
   start(): Promise<void>;
   /** Prometheus gauges read at scrape time. */
   refreshGauges(): void;
@@ -85,6 +93,10 @@ export function compose(config: Config, o: Overrides = {}): Node {
   const log = o.log ?? ((l: string) => console.log(l));
   const startSecond = seconds(clock);
   const metrics = new Metrics();
+  // first: YUKUAI_VERIFIER=native without the core stops start-up before anything is opened
+  const chosen = o.batchVerifier === undefined ? chooseVerifier(config.verifier ?? "") : { verifier: o.batchVerifier, fallbackReason: null };
+  const sigVerifier = chosen.verifier;
+  metrics.verifierInfo.set({ impl: sigVerifier.impl }, 1);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const db = new Db(join(config.dataDir, "yukuai.db"));
   const trust = new TrustStore(config.issuer);
@@ -98,7 +110,8 @@ export function compose(config: Config, o: Overrides = {}): Node {
   const scenes = loadCatalogue(config.issuer, config.scenesFile);
   const cache = new CredentialCache(config.credentialCacheSize);
   const replay: ReplayStore = o.replay ?? new MemoryReplayWindow(config.replayCapacity, replayRetention(config), memoryBeginsAfter(startSecond, config.skewSeconds));
-  const checker: SignatureChecker = o.checker ?? (config.workers > 0 ? new PoolChecker({ workers: config.workers }) : new InlineChecker());
+  const checker: SignatureChecker = o.checker
+    ?? (config.workers > 0 ? new PoolChecker({ workers: config.workers, verifier: sigVerifier }) : new CoalescingChecker(sigVerifier));
   const lag = new LagMonitor().start();
   const issuerNode = config.follow ? new IssuerNodeClient(config.follow, config.upstreamTimeoutMs, packr, o.fetchFn) : null;
   const follower = issuerNode === null ? null : new Follower({
@@ -131,12 +144,14 @@ export function compose(config: Config, o: Overrides = {}): Node {
   return {
     config, clock, startSecond, metrics, tokens, trust, trustList, keyring, follower, db, revocations, scenes, cache,
     replay, checker, pipeline, lag, verifier,
+    verifierImpl: sigVerifier.impl, verifierFallback: chosen.fallbackReason,
     idempotency: o.idempotency ?? new MemoryIdempotency(),
     authThrottle: new AuthThrottle(clock),
     issuance: new Issuance({ config, clock, keyring, db, revocations, trust }),
     registry: new Registry({ clock, db, revocations, gateways, scenes, writable: keyring !== null }),
     licences: new Licences({ clock, db, keyring }),
     async start() {
+      await checker.ready?.();
       if (trustList !== null) {
         await trustList.start();
         trustList.every(config.trustRefreshSeconds);

@@ -4,6 +4,7 @@
  */
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
+import type { VerifierImpl } from "./crypto/batch.ts";
 
 export interface Upstream {
   url: string;
@@ -44,6 +45,8 @@ export interface Config {
   credentialCacheSize: number;
   /** Signature workers; 0 verifies on the main thread. */
   workers: number;
+  /** The signature verifier (crypto/native.ts); null: the native core when it loads, else node:crypto. */
+  verifier: VerifierImpl | null;
   /** Scans in flight (all requests) before new work is answered 503. */
   maxInflightScans: number;
   /** Days a credential is valid when the request does not say. */
@@ -64,6 +67,12 @@ function int(env: Env, name: string, def: number, min: number, max: number): num
     throw new Error(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   }
   return n;
+}
+
+function verifierOf(raw: string | undefined): VerifierImpl | null {
+  if (raw === undefined || raw === "") return null;
+  if (raw === "native" || raw === "node:crypto") return raw;
+  throw new Error(`YUKUAI_VERIFIER must be "native" or "node:crypto" (unset: native when it loads), got ${JSON.stringify(raw)}`);
 }
 
 function parseUpstreams(raw: string | undefined): Map<number, Upstream> {
@@ -124,6 +133,7 @@ export function loadConfig(env: Env = process.env): Config {
     replayCapacity: int(env, "YUKUAI_REPLAY_CAPACITY", 1 << 20, 16, 1 << 27),
     credentialCacheSize: int(env, "YUKUAI_CREDENTIAL_CACHE", 1 << 20, 1, 1 << 26),
     workers: int(env, "YUKUAI_WORKERS", cores > 1 ? cores : 0, 0, 256),
+    verifier: verifierOf(env.YUKUAI_VERIFIER),
     maxInflightScans: int(env, "YUKUAI_MAX_INFLIGHT_SCANS", 20_000, 1, 10_000_000),
     defaultValidDays: int(env, "YUKUAI_VALID_DAYS", 365, 1, 3650),
     followIntervalMs: int(env, "YUKUAI_FOLLOW_INTERVAL_MS", 500, 50, 60_000),

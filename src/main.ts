@@ -51,13 +51,20 @@ export function serveOptions(node: Node, handle: (req: Request, srv: Server<unkn
   };
 }
 
+/** Which signature verifier runs and, when it is not the native core, why: "native", "node:crypto (…)". */
+function verifierLine(node: Node): string {
+  const why = node.verifierFallback;
+  if (why === null) return node.verifierImpl;
+  return `${node.verifierImpl} (${node.config.verifier === "node:crypto" ? why : `native core unavailable: ${why}`})`;
+}
+
 export async function start(config: Config) {
   const node = compose(config, await sharedStoresOf(config));
   const app = createApp(node);
   await node.start();
   const server = Bun.serve(serveOptions(node, (req, srv) => app.fetch(req, { server: srv })));
   const trusted = node.trust.toJson(seconds(node.clock), () => false).issuers.map((i) => i.issuer).join(", ");
-  console.log(`yukuai: issuer ${config.issuer} listening on http://${server.hostname}:${server.port} (data ${config.dataDir}; trusts ${trusted || "nothing yet"}${config.trustList ? `; trust list ${config.trustList}` : ""})`);
+  console.log(`yukuai: issuer ${config.issuer} listening on http://${server.hostname}:${server.port} (data ${config.dataDir}; trusts ${trusted || "nothing yet"}${config.trustList ? `; trust list ${config.trustList}` : ""}; verifier ${verifierLine(node)})`);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

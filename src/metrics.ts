@@ -21,6 +21,7 @@ export class Metrics {
   readonly revocationSeq = new Gauge({ name: "yukuai_revocation_seq", help: "Last revocation entry applied", registers: [this.registry] });
   readonly revocationSyncedAt = new Gauge({ name: "yukuai_revocation_synced_at_seconds", help: "Unix time of the last revocation sync", registers: [this.registry] });
   readonly lagPeak = new Gauge({ name: "yukuai_event_loop_lag_peak_seconds", help: "Largest event-loop lateness (50 ms timer) since the previous scrape", registers: [this.registry] });
+  readonly verifierInfo = new Gauge({ name: "yukuai_verifier_info", help: "The signature verifier this node runs (1 on its impl): native, or node:crypto", labelNames: ["impl"], registers: [this.registry] });
   readonly inflight = new Gauge({ name: "yukuai_inflight_scans", help: "Scans being verified", registers: [this.registry] });
   readonly trustRefusals = new Counter({ name: "yukuai_trust_list_refusals_total", help: "Trust lists not taken (spec §7), by reason", labelNames: ["reason"], registers: [this.registry] });
   readonly trustVersion = new Gauge({ name: "yukuai_trust_list_version", help: "Version of the trust list in force", registers: [this.registry] });

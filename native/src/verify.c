@@ -22,6 +22,7 @@
 #include "scalar.h"
 #include "sha512.h"
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/random.h>
 
@@ -42,17 +43,20 @@ static int fill_random(uint8_t *buf, size_t len) {
 
 /* ── multi-scalar multiplication ───────────────────────────────────────── */
 
-/* Width-5 NAF of a scalar < 2^253: digits odd in [−15, 15] or 0, 256 of them (ref10's slide). */
-static void slide(int8_t r[256], const uint64_t s[4]) {
+/*
+ * Width-w NAF of a scalar < 2^253 (ref10's slide, for digits odd in [−max, max] or 0; max = 2^(w−1) − 1):
+ * 256 digits.
+ */
+static void slide(int8_t r[256], const uint64_t s[4], int max) {
   for (int i = 0; i < 256; i++) r[i] = (int8_t)((s[i >> 6] >> (i & 63)) & 1);
   for (int i = 0; i < 256; i++) {
     if (!r[i]) continue;
-    for (int b = 1; b <= 6 && i + b < 256; b++) {
+    for (int b = 1; b <= 8 && i + b < 256; b++) {
       if (!r[i + b]) continue;
-      if (r[i] + (r[i + b] << b) <= 15) {
+      if (r[i] + (r[i + b] << b) <= max) {
         r[i] = (int8_t)(r[i] + (r[i + b] << b));
         r[i + b] = 0;
-      } else if (r[i] - (r[i + b] << b) >= -15) {
+      } else if (r[i] - (r[i + b] << b) >= -max) {
         r[i] = (int8_t)(r[i] - (r[i + b] << b));
         for (int k = i + b; k < 256; k++) {
           if (!r[k]) { r[k] = 1; break; }
@@ -65,6 +69,25 @@ static void slide(int8_t r[256], const uint64_t s[4]) {
   }
 }
 
+/* The odd multiples B, 3B, …, 127B of the base point, made once per process (width-8 NAF for B's term). */
+#define BASE_MAX 127
+static ge_cached base_table[64];
+static pthread_once_t base_once = PTHREAD_ONCE_INIT;
+
+static void base_init(void) {
+  ge_p3 B, B2, acc;
+  ge_cached c2;
+  ge_base(&B);
+  ge_dbl_p3(&B2, &B);
+  ge_to_cached(&c2, &B2);
+  acc = B;
+  ge_to_cached(&base_table[0], &acc);
+  for (int k = 1; k < 64; k++) {
+    ge_add_p3(&acc, &acc, &c2);
+    ge_to_cached(&base_table[k], &acc);
+  }
+}
+
 typedef struct {
   ge_cached *tab;  /* Straus: 8 odd multiples per point */
   int8_t *naf;     /* Straus: 256 digits per point */
@@ -73,27 +96,44 @@ typedef struct {
   ge_p3 *bucket;   /* Pippenger: 2^(c−1) buckets */
   uint8_t *used;
   size_t cap_points;
+  size_t cap_straus;
   int cap_c;
 } msm_scratch;
 
-static void straus(ge_p3 *out, const ge_p3 *const *pts, const uint64_t (*sc)[4], size_t n, msm_scratch *w) {
+/* Straus is the cheaper method only for a few dozen points (the cost model below decides). */
+#define STRAUS_MAX 64
+
+/*
+ * Straus' interleaved method: width-5 NAF per point over 8 odd multiples (only as many as its digits use),
+ * and when base_first, the width-8 NAF of point 0 (the base point) over the process's table.
+ */
+static void straus(ge_p3 *out, const ge_p3 *const *pts, const uint64_t (*sc)[4], size_t n, int base_first, msm_scratch *w) {
   int top = -1;
   for (size_t j = 0; j < n; j++) {
     int8_t *r = w->naf + 256 * j;
-    slide(r, sc[j]);
-    for (int i = 255; i > top; i--) if (r[i]) { top = i; break; }
+    const int is_base = base_first && j == 0;
+    slide(r, sc[j], is_base ? BASE_MAX : 15);
+    int most = 0;
+    for (int i = 255; i >= 0; i--) {
+      if (r[i] && i > top) top = i;
+      const int a = r[i] < 0 ? -r[i] : r[i];
+      if (a > most) most = a;
+    }
+    if (is_base) continue;
     ge_cached *t = w->tab + 8 * j;
-    ge_p3 p2, acc;
     ge_to_cached(&t[0], pts[j]);
+    if (most <= 1) continue;
+    ge_p3 p2, acc;
+    ge_cached c2;
     ge_dbl_p3(&p2, pts[j]);
+    ge_to_cached(&c2, &p2);
     acc = *pts[j];
-    for (int k = 1; k < 8; k++) {
-      ge_cached c2;
-      ge_to_cached(&c2, &p2);
+    for (int k = 1; 2 * k + 1 <= most; k++) {
       ge_add_p3(&acc, &acc, &c2);
       ge_to_cached(&t[k], &acc);
     }
   }
+  if (base_first) pthread_once(&base_once, base_init);
   ge_p3 q;
   ge_identity(&q);
   ge_p1p1 t;
@@ -105,8 +145,10 @@ static void straus(ge_p3 *out, const ge_p3 *const *pts, const uint64_t (*sc)[4],
     if (!any) continue;
     for (size_t j = 0; j < n; j++) {
       int d = w->naf[256 * j + i];
-      if (d > 0) { ge_add(&t, &q, &w->tab[8 * j + (d >> 1)]); ge_to_p3(&q, &t); }
-      else if (d < 0) { ge_sub(&t, &q, &w->tab[8 * j + ((-d) >> 1)]); ge_to_p3(&q, &t); }
+      if (d == 0) continue;
+      const ge_cached *e = base_first && j == 0 ? &base_table[(d < 0 ? -d : d) >> 1] : &w->tab[8 * j + ((d < 0 ? -d : d) >> 1)];
+      if (d > 0) ge_add(&t, &q, e); else ge_sub(&t, &q, e);
+      ge_to_p3(&q, &t);
     }
   }
   *out = q;
@@ -206,39 +248,39 @@ static int best_c(size_t n, size_t nlong, double *cost) {
   return best;
 }
 
-/* out = Σ [scⱼ] ptsⱼ; the first nlong scalars are < 2^253, the rest < 2^128; every point has Z = 1. */
-static int msm(ge_p3 *out, const ge_p3 *const *pts, const uint64_t (*sc)[4], size_t n, size_t nlong, msm_scratch *w) {
+/* out = Σ [scⱼ] ptsⱼ; the first nlong scalars are < 2^253, the rest < 2^128; every point has Z = 1.
+ * The cheaper method by the cost model, within what the scratch was sized for. */
+static void msm(ge_p3 *out, const ge_p3 *const *pts, const uint64_t (*sc)[4], size_t n, size_t nlong, int base_first, msm_scratch *w) {
   double cost;
   int c = best_c(n, nlong, &cost);
-  if (c == 0) {
-    if (w->tab == NULL || w->cap_points < n) return -1;
-    straus(out, pts, sc, n, w);
-  } else {
-    if (w->pc == NULL || w->cap_points < n || c > w->cap_c) return -1;
-    pippenger(out, pts, sc, n, nlong, c, w);
+  if (c == 0 && n <= w->cap_straus) {
+    straus(out, pts, sc, n, base_first, w);
+    return;
   }
-  return 0;
+  if (c == 0) c = 5;
+  if (c > w->cap_c) c = w->cap_c;
+  pippenger(out, pts, sc, n, nlong, c, w);
 }
 
-static void scratch_free(msm_scratch *w) {
-  free(w->tab); free(w->naf); free(w->pc); free(w->dig); free(w->bucket); free(w->used);
-  memset(w, 0, sizeof *w);
-}
-
-/* Room for any multiplication of up to n points that msm() may choose. */
-static int scratch_alloc(msm_scratch *w, size_t n) {
-  memset(w, 0, sizeof *w);
+/* Bytes of scratch for multiplications of up to n points (nlong of them long), and its layout. */
+static size_t scratch_size(msm_scratch *w, size_t n, size_t nlong) {
+  double cost;
+  int c = best_c(n, nlong, &cost);
   w->cap_points = n;
-  w->cap_c = MAX_C;
-  /* Straus is chosen only for small n; Pippenger's window is at most MAX_C bits */
-  w->tab = malloc(sizeof(ge_cached) * 8 * n);
-  w->naf = malloc(256 * n);
-  w->pc = malloc(sizeof(ge_cached) * n);
-  w->dig = malloc(sizeof(int16_t) * (size_t)windows(2) * n);
-  w->bucket = malloc(sizeof(ge_p3) << (MAX_C - 1));
-  w->used = malloc((size_t)1 << (MAX_C - 1));
-  if (!w->tab || !w->naf || !w->pc || !w->dig || !w->bucket || !w->used) { scratch_free(w); return -1; }
-  return 0;
+  w->cap_straus = n < STRAUS_MAX ? n : STRAUS_MAX;
+  w->cap_c = c < 4 ? 4 : c; /* smaller combinations never want a wider window */
+  return sizeof(ge_cached) * 8 * w->cap_straus + 256 * w->cap_straus + sizeof(ge_cached) * n +
+         sizeof(int16_t) * (size_t)windows(2) * n + (sizeof(ge_p3) << (w->cap_c - 1)) + ((size_t)1 << (w->cap_c - 1)) + 64;
+}
+
+static void scratch_place(msm_scratch *w, uint8_t *p) {
+  /* largest alignment first: every piece keeps 8-byte alignment */
+  w->tab = (ge_cached *)p; p += sizeof(ge_cached) * 8 * w->cap_straus;
+  w->pc = (ge_cached *)p; p += sizeof(ge_cached) * w->cap_points;
+  w->bucket = (ge_p3 *)p; p += sizeof(ge_p3) << (w->cap_c - 1);
+  w->dig = (int16_t *)p; p += sizeof(int16_t) * (size_t)windows(2) * w->cap_points;
+  w->naf = (int8_t *)p; p += 256 * w->cap_straus;
+  w->used = p;
 }
 
 /* ── the batch ─────────────────────────────────────────────────────────── */
@@ -303,7 +345,8 @@ static int combine(batch_t *b, const uint32_t *idx, size_t m, ge_p3 *P) {
     b->sc[nlong + i][2] = 0;
     b->sc[nlong + i][3] = 0;
   }
-  return msm(P, b->pts, (const uint64_t (*)[4])b->sc, nlong + m, nlong, &b->w);
+  msm(P, b->pts, (const uint64_t (*)[4])b->sc, nlong + m, nlong, 1, &b->w);
+  return 0;
 }
 
 /* Marks each of idx[0..m) valid or not, given P = combine(idx, m). */
@@ -315,7 +358,7 @@ static int bisect(batch_t *b, const uint32_t *idx, size_t m, const ge_p3 *P, uin
   if (m == 1) return 0;
   const size_t h = m / 2;
   ge_p3 PL, PR;
-  if (combine(b, idx, h, &PL) != 0) return -1;
+  combine(b, idx, h, &PL);
   ge_cached cl;
   ge_to_cached(&cl, &PL);
   ge_p1p1 t;
@@ -339,18 +382,33 @@ static int verify_items(const yk_item *items, size_t n, uint8_t *out, int determ
   memset(&b, 0, sizeof b);
   size_t cap = 4;
   while (cap < 2 * n) cap <<= 1;
-  uint8_t *rnd = malloc(16 * n + 32);
-  uint32_t *table = calloc(cap, sizeof(uint32_t));
-  b.sig = malloc(sizeof(sig_state) * n);
-  b.key = malloc(sizeof(key_state) * n);
-  b.pts = malloc(sizeof(ge_p3 *) * (2 * n + 1));
-  b.sc = malloc(sizeof(uint64_t[4]) * (2 * n + 1));
-  b.keys_used = malloc(sizeof(uint32_t) * n);
-  uint32_t *idx = malloc(sizeof(uint32_t) * n);
-  uint8_t *ok = malloc(n);
+  /* one allocation (on the stack for a signature or two): the pieces, 8-byte aligned each */
+  const size_t np = 2 * n + 1;
+  const size_t sizes[] = {
+    sizeof(sig_state) * n, sizeof(key_state) * n, sizeof(ge_p3 *) * np, sizeof(uint64_t[4]) * np,
+    sizeof(uint32_t) * n, sizeof(uint32_t) * n, sizeof(uint32_t) * cap, 16 * n + 32, n, scratch_size(&b.w, np, n + 1),
+  };
+  size_t total = 0;
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += (sizes[i] + 7) & ~(size_t)7;
+  _Alignas(16) uint8_t small[24 * 1024];
+  uint8_t *arena = total <= sizeof small ? small : malloc(total);
+  if (arena == NULL) {
+    for (size_t i = 0; i < n; i++) out[i] = 0;
+    return -1;
+  }
+  uint8_t *p = arena;
+  void *piece[10];
+  for (size_t i = 0; i < 10; i++) { piece[i] = p; p += (sizes[i] + 7) & ~(size_t)7; }
+  b.sig = piece[0];
+  b.key = piece[1];
+  b.pts = piece[2];
+  b.sc = piece[3];
+  b.keys_used = piece[4];
+  uint32_t *idx = piece[5], *table = piece[6];
+  uint8_t *rnd = piece[7], *ok = piece[8];
+  scratch_place(&b.w, piece[9]);
+  memset(table, 0, sizeof(uint32_t) * cap);
   int rc = -1;
-  if (!rnd || !table || !b.sig || !b.key || !b.pts || !b.sc || !b.keys_used || !idx || !ok) goto done;
-  if (scratch_alloc(&b.w, 2 * n + 1) != 0) goto done;
   if (deterministic) memset(rnd, 0, 16 * n + 32);
   else if (fill_random(rnd, 16 * n + 32) != 0) goto done;
   const uint64_t h0 = load64(rnd + 16 * n) | 1, h1 = load64(rnd + 16 * n + 8) | 1,
@@ -416,15 +474,14 @@ static int verify_items(const yk_item *items, size_t n, uint8_t *out, int determ
   if (b.nsig > 0) {
     for (size_t i = 0; i < b.nsig; i++) { idx[i] = (uint32_t)i; ok[i] = 0; }
     ge_p3 P;
-    if (combine(&b, idx, b.nsig, &P) != 0) goto done;
+    combine(&b, idx, b.nsig, &P);
     if (bisect(&b, idx, b.nsig, &P, ok) != 0) goto done;
     for (size_t i = 0; i < b.nsig; i++) out[b.sig[i].item] = ok[i];
   }
   rc = 0;
 done:
   if (rc != 0) for (size_t i = 0; i < n; i++) out[i] = 0;
-  scratch_free(&b.w);
-  free(rnd); free(table); free(b.sig); free(b.key); free(b.pts); free(b.sc); free(b.keys_used); free(idx); free(ok);
+  if (arena != small) free(arena);
   return rc;
 }
 

@@ -1,220 +1,215 @@
 /**
- * @module A pool of Bun Workers that check the signatures of a batch on every core (spec §6).
+ * @module A pool of Bun Workers that verify coalesced signature checks on every core (spec §6).
  *
- * Each worker runs `ScanVerifier` (signatures.ts), the one place both signatures are checked, so a scan gets
- * the same answer on every core (§3). Only signatures move: replay, revocation and validity are decided on
- * the main thread (pipeline.ts).
+ * Each worker owns one `BatchVerifier` of the main thread's implementation (worker.ts): it is told which
+ * at start and reports what it runs; a worker that runs anything else (it could not load the native core
+ * the main thread loaded) is an error, surfaced by `ready()`, and is never given a chunk's answer to make.
+ * Only signatures move: replay, revocation and validity are decided on the main thread (pipeline.ts).
  *
- * A batch's codes are packed into one ArrayBuffer per worker chunk and transferred, not copied:
- *   n × 212 code bytes ‖ n × u32 issuer-key slot (0 = credential already verified, §3 LRU: device check
- *   only) ‖ n result bytes (SIG_*), filled by the worker, and the buffer transferred back.
- * Issuer keys go to the workers once, as 32 raw bytes, the first time a batch names them (so a key added to
- * the trust store later reaches the workers before the first batch that needs it; messages are ordered).
+ * Scheduling: a worker has at most one chunk (coalesce.ts) in flight. A check that finds a worker idle is
+ * posted at once, split across the idle workers only when large (at least `minChunk` scans each); when every
+ * worker is busy the checks queue, and the next worker to answer takes everything queued, up to `maxChunk`
+ * scans, as one chunk: under load the verifier's batch grows with the load, not with the requests' size.
+ * A chunk's buffer carries its own issuer keys, so a key added to the trust store later reaches a worker
+ * with the first chunk that names it.
  *
- * Invariant: a job's `deviceKey`, when given, is the key of its code's own devicePub (a cache hit needs all
- * 138 bytes equal, credential-cache.ts), so workers prepare the device key from the code's bytes.
- *
- * Batches below `inlineBelow` jobs are checked inline (none by default: see POOL_DEFAULTS). A worker that
- * dies has its pending chunks checked inline and is replaced; after `close()` every check is inline. No
- * check ever fails for lack of a worker.
+ * A worker that dies has its chunk checked on the main thread (`CoalescingChecker`, with the same verifier)
+ * and is replaced, up to MAX_RESPAWNS; after `close()`, or with no worker left, every check is on the main
+ * thread. No check ever fails for lack of a worker.
  */
-import { rawPublicKey, type PreparedPublicKey } from "../crypto/ed25519.ts";
-import { CODE_LENGTH } from "../wire/code.ts";
-import { ScanVerifier, type SigJob, type SignatureChecker } from "./signatures.ts";
+import type { BatchVerifier, VerifierImpl } from "../crypto/batch.ts";
+import { Chunk, chunkViews, COALESCE_LIMITS, CoalescingChecker, failAll, ScanQueue, type Span } from "./coalesce.ts";
+import type { SigJob, SignatureChecker } from "./signatures.ts";
 
 export interface PoolOptions {
   /** Worker threads, ≥ 1. */
   workers: number;
-  /** Batches of fewer jobs are checked on the calling thread. */
-  inlineBelow?: number;
-  /** Smallest chunk one worker is given when a batch is split across workers. */
+  /** The main thread's verifier: every worker must run its implementation; it checks what no worker can. */
+  verifier: BatchVerifier;
+  /** Smallest chunk a worker is given when queued checks are split across idle workers. */
   minChunk?: number;
+  /** Largest chunk (default COALESCE_LIMITS[impl].chunk). */
+  maxChunk?: number;
   /** The worker script (tests may substitute one). */
   workerUrl?: URL | string;
 }
 
-/**
- * Defaults chosen by measurement on a 2-core machine (bench/http.ts; BENCHMARKS.md "pool threshold"):
- * even a batch of one scan is worth the round trip, because the main thread's time goes to HTTP and JSON
- * while a worker verifies; so nothing runs inline unless `inlineBelow` says so.
- */
-export const POOL_DEFAULTS = { inlineBelow: 1, minChunk: 16 } as const;
+export const POOL_DEFAULTS = { minChunk: 64 } as const;
 
-/** Bytes per job in a transferred chunk: code, issuer-key slot, result. */
-const JOB_BYTES = CODE_LENGTH + 4 + 1;
 /** Replacement workers made after deaths before the pool stops replacing and checks inline. */
 const MAX_RESPAWNS = 16;
 
-interface Batch {
-  jobs: readonly SigJob[];
-  out: Uint8Array;
-  remaining: number;
-  resolve: (out: Uint8Array) => void;
-  reject: (e: unknown) => void;
-}
-
-interface Chunk {
-  batch: Batch;
-  start: number;
-  n: number;
-}
+/** What a worker sends (worker.ts). */
+type WorkerMessage = { t: "impl"; impl: VerifierImpl | null; reason?: string } | { t: "done"; buf: ArrayBuffer };
 
 interface Thread {
   worker: Worker;
-  /** Chunks posted and not yet answered, by id. */
-  pending: Map<number, Chunk>;
-  /** Jobs posted and not yet answered. */
-  load: number;
+  /** The chunk posted and not yet answered: at most one. */
+  chunk: Chunk | null;
   alive: boolean;
+  /** It reported the main thread's implementation. */
+  reported: boolean;
 }
 
 export class PoolChecker implements SignatureChecker {
-  readonly #signer = new ScanVerifier();
+  readonly #inline: CoalescingChecker;
+  readonly #queue = new ScanQueue();
   readonly #threads: Thread[] = [];
-  readonly #inlineBelow: number;
+  readonly #impl: VerifierImpl;
   readonly #minChunk: number;
+  readonly #maxChunk: number;
   readonly #url: URL | string;
-  /** Issuer key → slot (≥ 1); raw bytes by slot, for replacement workers. */
-  readonly #slots = new Map<PreparedPublicKey, number>();
-  readonly #raw: Uint8Array[] = [new Uint8Array(0)];
-  #nextId = 1;
+  readonly #ready: Promise<void>;
+  #settleReady: ((error: Error | null) => void) | null = null;
   #respawns = 0;
   #closed = false;
 
   constructor(opts: PoolOptions) {
     if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new RangeError("a pool needs at least one worker");
-    this.#inlineBelow = opts.inlineBelow ?? POOL_DEFAULTS.inlineBelow;
+    this.#impl = opts.verifier.impl;
+    this.#inline = new CoalescingChecker(opts.verifier);
     this.#minChunk = Math.max(1, opts.minChunk ?? POOL_DEFAULTS.minChunk);
+    this.#maxChunk = Math.max(this.#minChunk, opts.maxChunk ?? COALESCE_LIMITS[this.#impl].chunk);
     this.#url = opts.workerUrl ?? new URL("./worker.ts", import.meta.url);
+    this.#ready = new Promise<void>((resolve, reject) => {
+      this.#settleReady = (e) => (e === null ? resolve() : reject(e));
+    });
+    this.#ready.catch(() => {}); // surfaced by ready(); unobserved it is no crash
     for (let i = 0; i < opts.workers; i++) this.#threads.push(this.#spawn());
+  }
+
+  get impl(): VerifierImpl {
+    return this.#impl;
   }
 
   /** Live worker threads. */
   get threads(): number {
-    let n = 0;
-    for (const t of this.#threads) if (t.alive) n++;
-    return n;
+    return this.#threads.filter((t) => t.alive).length;
+  }
+
+  /** Workers with a chunk in flight. */
+  get busy(): number {
+    return this.#threads.filter((t) => t.alive && t.chunk !== null).length;
+  }
+
+  /** Scans waiting for a worker. */
+  get queued(): number {
+    return this.#queue.size;
+  }
+
+  /** Resolves once every worker reported the main thread's implementation; rejects when one runs another. */
+  ready(): Promise<void> {
+    return this.#ready;
   }
 
   check(jobs: readonly SigJob[]): Uint8Array | Promise<Uint8Array> {
-    const n = jobs.length;
-    if (n < this.#inlineBelow || this.#closed || this.threads === 0) return this.#inline(jobs, 0, n, new Uint8Array(n));
-    const slots = this.#slotsOf(jobs);
-    const live = this.#threads.filter((t) => t.alive).sort((a, b) => a.load - b.load);
-    const k = Math.max(1, Math.min(live.length, Math.floor(n / this.#minChunk)));
-    return new Promise<Uint8Array>((resolve, reject) => {
-      const batch: Batch = { jobs, out: new Uint8Array(n), remaining: k, resolve, reject };
-      let start = 0;
-      for (let c = 0; c < k; c++) {
-        const size = Math.floor((n - start) / (k - c));
-        this.#post(live[c]!, { batch, start, n: size }, slots);
-        start += size;
-      }
-    });
+    if (jobs.length === 0) return new Uint8Array(0);
+    if (this.#closed || this.threads === 0) return this.#inline.check(jobs);
+    const answer = this.#queue.add(jobs);
+    this.#dispatch();
+    return answer;
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     for (const t of this.#threads) this.#retire(t);
+    this.#orphaned();
+    this.#checkReady(null); // every check is on the main thread now
   }
 
   // ── internals ─────────────────────────────────────────────────────────────
 
-  #inline(jobs: readonly SigJob[], start: number, n: number, out: Uint8Array): Uint8Array {
-    for (let i = start; i < start + n; i++) {
-      const j = jobs[i]!;
-      out[i] = this.#signer.check(j.code, j.issuerKey, j.deviceKey);
+  /** Gives queued scans to idle workers: split when there is enough for several, one chunk each at most. */
+  #dispatch(): void {
+    const idle = this.#threads.filter((t) => t.alive && t.chunk === null);
+    const k = Math.min(idle.length, Math.max(1, Math.floor(this.#queue.size / this.#minChunk)));
+    for (let c = 0; c < k && this.#queue.size > 0; c++) {
+      this.#post(idle[c]!, this.#queue.take(Math.min(this.#maxChunk, Math.ceil(this.#queue.size / (k - c)))));
     }
-    return out;
   }
 
-  /** Per job, the issuer key's slot (0 = no issuer check); new keys are posted to every worker first. */
-  #slotsOf(jobs: readonly SigJob[]): Uint32Array {
-    const slots = new Uint32Array(jobs.length);
-    for (let i = 0; i < jobs.length; i++) {
-      const key = jobs[i]!.issuerKey;
-      if (key === null) continue;
-      let slot = this.#slots.get(key);
-      if (slot === undefined) {
-        slot = this.#raw.length;
-        const raw = rawPublicKey(key);
-        this.#raw.push(raw);
-        this.#slots.set(key, slot);
-        for (const t of this.#threads) if (t.alive) t.worker.postMessage({ t: "key", slot, raw });
-      }
-      slots[i] = slot;
+  #post(t: Thread, spans: readonly Span[]): void {
+    let chunk: Chunk;
+    try {
+      chunk = new Chunk(spans);
+    } catch (e) {
+      failAll(spans, e);
+      return;
     }
-    return slots;
-  }
-
-  #post(t: Thread, chunk: Chunk, slots: Uint32Array): void {
-    const { batch, start, n } = chunk;
-    const buf = new ArrayBuffer(n * JOB_BYTES);
-    const codes = new Uint8Array(buf, 0, n * CODE_LENGTH);
-    for (let i = 0; i < n; i++) codes.set(batch.jobs[start + i]!.code, i * CODE_LENGTH);
-    new Uint32Array(buf, n * CODE_LENGTH, n).set(slots.subarray(start, start + n));
-    const id = this.#nextId++;
-    t.pending.set(id, chunk);
-    if (t.load === 0) t.worker.ref();
-    t.load += n;
-    t.worker.postMessage({ t: "check", id, n, buf }, [buf]);
+    t.chunk = chunk;
+    t.worker.ref();
+    t.worker.postMessage({ t: "check", n: chunk.n, k: chunk.k, buf: chunk.buf }, [chunk.buf]);
   }
 
   #spawn(): Thread {
     const worker = new Worker(this.#url);
-    const t: Thread = { worker, pending: new Map(), load: 0, alive: true };
+    const t: Thread = { worker, chunk: null, alive: true, reported: false };
     worker.unref();
-    worker.onmessage = (e: MessageEvent) => this.#answered(t, e.data as { id: number; buf: ArrayBuffer });
+    worker.onmessage = (e: MessageEvent) => this.#message(t, e.data as WorkerMessage);
     worker.onerror = (e: Event) => {
       e.preventDefault?.();
       this.#died(t);
     };
     worker.addEventListener("close", () => this.#died(t));
-    for (let slot = 1; slot < this.#raw.length; slot++) worker.postMessage({ t: "key", slot, raw: this.#raw[slot] });
+    worker.postMessage({ t: "init", impl: this.#impl });
     return t;
   }
 
-  #answered(t: Thread, m: { id: number; buf: ArrayBuffer }): void {
-    const chunk = t.pending.get(m.id);
-    if (chunk === undefined) return;
-    t.pending.delete(m.id);
-    t.load -= chunk.n;
-    if (t.load === 0) t.worker.unref();
-    chunk.batch.out.set(new Uint8Array(m.buf, chunk.n * (CODE_LENGTH + 4), chunk.n), chunk.start);
-    this.#done(chunk.batch);
+  #message(t: Thread, m: WorkerMessage): void {
+    if (m.t === "impl") {
+      if (m.impl === this.#impl) {
+        t.reported = true;
+        this.#checkReady(null);
+        return;
+      }
+      // never mixed: this worker verifies nothing, and a replacement would fare no better
+      const why = m.impl === null ? `cannot run it: ${m.reason}` : `runs ${m.impl}`;
+      this.#retire(t);
+      this.#orphaned();
+      this.#checkReady(new Error(`the main thread verifies with ${this.#impl} but a signature worker ${why}`));
+      return;
+    }
+    const chunk = t.chunk;
+    if (chunk === null) return;
+    t.chunk = null;
+    t.worker.unref();
+    chunk.deliver(chunkViews(m.buf, chunk.n, chunk.k).out);
+    this.#dispatch();
   }
 
-  #done(batch: Batch): void {
-    if (--batch.remaining === 0) batch.resolve(batch.out);
+  /** Settles `ready()`: with `error`, or once every live worker has reported. */
+  #checkReady(error: Error | null): void {
+    if (this.#settleReady === null) return;
+    if (error === null && this.#threads.some((t) => t.alive && !t.reported)) return;
+    this.#settleReady(error);
+    this.#settleReady = null;
   }
 
-  /** Stops a worker and checks whatever it still owed inline. */
+  /** Stops a worker; whatever it owed is checked on this thread. */
   #retire(t: Thread): void {
     if (!t.alive) return;
     t.alive = false;
     t.worker.onmessage = null;
     t.worker.terminate();
-    const owed = [...t.pending.values()];
-    t.pending.clear();
-    t.load = 0;
-    for (const c of owed) {
-      try {
-        this.#inline(c.batch.jobs, c.start, c.n, c.batch.out);
-      } catch (e) {
-        c.batch.reject(e); // a programmer error (ScanVerifier throws only on a wrong-length code)
-        continue;
-      }
-      this.#done(c.batch);
-    }
+    if (t.chunk !== null) this.#inline.adopt(t.chunk.spans);
+    t.chunk = null;
+  }
+
+  /** With no worker left, the queue is checked on this thread. */
+  #orphaned(): void {
+    if (this.threads === 0) this.#inline.adopt(this.#queue.take(this.#queue.size));
   }
 
   #died(t: Thread): void {
     if (!t.alive) return;
     this.#retire(t);
-    if (this.#closed || this.#respawns >= MAX_RESPAWNS) return;
-    this.#respawns++;
-    const i = this.#threads.indexOf(t);
-    this.#threads[i] = this.#spawn();
+    if (!this.#closed && this.#respawns < MAX_RESPAWNS) {
+      this.#respawns++;
+      this.#threads[this.#threads.indexOf(t)] = this.#spawn();
+    }
+    this.#orphaned();
+    this.#checkReady(null);
+    this.#dispatch();
   }
 }

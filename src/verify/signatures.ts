@@ -1,9 +1,12 @@
 /**
- * @module The two signature checks of a scan (spec §3, BAD_ISSUER_SIGNATURE then BAD_DEVICE_SIGNATURE),
- * shared by the main thread and the worker pool so that every core accepts exactly the same signatures.
- * Both follow the §2 signature rule (`verifyStrict`), and the device key in the code passes the §2 key test
- * (`isStrictPublicKeyEncoding`; `prepareVerifyKey` when not cached) or the scan is BAD_DEVICE_SIGNATURE,
- * whichever way a cached key was prepared, so the inline and the worker path agree.
+ * @module The two signature checks of a scan (spec §3, BAD_ISSUER_SIGNATURE then BAD_DEVICE_SIGNATURE): the
+ * answers (SIG_*), the jobs the pipeline asks for and the `SignatureChecker` it asks (coalesce.ts on the
+ * main thread, pool.ts on workers, both over one `BatchVerifier`, crypto/batch.ts).
+ *
+ * `ScanVerifier` is the same two checks one scan at a time with `verifyStrict`, the reference the
+ * verifiers are held to (test/crypto): both signatures follow the §2 signature rule, and the device key in
+ * the code passes the §2 key test (`isStrictPublicKeyEncoding`; `prepareVerifyKey` when not cached) or the
+ * scan is BAD_DEVICE_SIGNATURE, whichever way a cached key was prepared.
  */
 import { isStrictPublicKeyEncoding, prepareVerifyKey, verifyStrict, type PreparedPublicKey } from "../crypto/ed25519.ts";
 import {
@@ -19,13 +22,18 @@ export interface SigJob {
   code: Uint8Array;
   /** The issuer key to check issuerSig with; null when the credential is already verified (§3 LRU). */
   issuerKey: PreparedPublicKey | null;
-  /** The key of the code's devicePub when known (cached credential); else it is prepared from the code. */
+  /**
+   * The key of the code's devicePub when known (cached credential), for `ScanVerifier`; a `BatchVerifier`
+   * takes the device key from the code's bytes, which are this key's (credential-cache.ts).
+   */
   deviceKey: PreparedPublicKey | null;
 }
 
 /** Checks a batch's signatures; answers SIG_* per job, in order. */
 export interface SignatureChecker {
   check(jobs: readonly SigJob[]): Uint8Array | Promise<Uint8Array>;
+  /** Resolves when the checker answers with the node's verifier (the pool: every worker runs it); rejects when it cannot. */
+  ready?(): Promise<void>;
   close?(): void;
 }
 
@@ -59,47 +67,5 @@ export class ScanVerifier {
     this.#presMsg.set(code.subarray(0, PRESENTATION_SIGNED), PRESENTATION_DOMAIN.length);
     if (!verifyStrict(dk, this.#presMsg, code.subarray(OFF.deviceSig, OFF.deviceSig + 64))) return SIG_BAD_DEVICE;
     return SIG_OK;
-  }
-}
-
-/** How long inline checking holds the event loop before it lets other work run (ms). */
-export const INLINE_SLICE_MS = 20;
-
-/**
- * Checks on the calling thread (1-core machines, and small batches). A batch that takes longer than
- * INLINE_SLICE_MS (a large one, or one of forged signatures, each re-checked in JavaScript, spec §2) is
- * checked in slices with the event loop free in between, so no batch stalls the node: a batch that fits in
- * one slice is answered synchronously, as before.
- */
-export class InlineChecker implements SignatureChecker {
-  readonly #signer = new ScanVerifier();
-
-  check(jobs: readonly SigJob[]): Uint8Array | Promise<Uint8Array> {
-    const out = new Uint8Array(jobs.length);
-    const next = this.#slice(jobs, out, 0);
-    return next === jobs.length ? out : this.#rest(jobs, out, next);
-  }
-
-  /** Checks from `from` until the slice's time is used; returns where it stopped. */
-  #slice(jobs: readonly SigJob[], out: Uint8Array, from: number): number {
-    // performance.now() measures a duration here, not the time of day (the Clock is for that)
-    const until = performance.now() + INLINE_SLICE_MS;
-    let i = from;
-    while (i < jobs.length) {
-      const j = jobs[i]!;
-      out[i] = this.#signer.check(j.code, j.issuerKey, j.deviceKey);
-      i++;
-      if ((i & 7) === 0 && performance.now() > until) break;
-    }
-    return i;
-  }
-
-  async #rest(jobs: readonly SigJob[], out: Uint8Array, from: number): Promise<Uint8Array> {
-    let i = from;
-    while (i < jobs.length) {
-      await new Promise<void>((r) => setTimeout(r, 0));
-      i = this.#slice(jobs, out, i);
-    }
-    return out;
   }
 }

@@ -190,6 +190,9 @@ describe("operations", () => {
     expect(() => loadConfig({ PORT: "http" })).toThrow("PORT");
     expect(() => loadConfig({ YUKUAI_ISSUER: "5000" })).toThrow("YUKUAI_ISSUER");
     expect(() => loadConfig({ YUKUAI_UPSTREAMS: "{" })).toThrow("YUKUAI_UPSTREAMS");
+    expect(() => loadConfig({ YUKUAI_VERIFIER: "bogus" })).toThrow('YUKUAI_VERIFIER must be "native" or "node:crypto"');
+    expect([loadConfig({}).verifier, loadConfig({ YUKUAI_VERIFIER: "" }).verifier, loadConfig({ YUKUAI_VERIFIER: "native" }).verifier, loadConfig({ YUKUAI_VERIFIER: "node:crypto" }).verifier])
+      .toEqual([null, null, "native", "node:crypto"]);
     expect(() => loadConfig({ YUKUAI_UPSTREAMS: "{\"510000\": {\"url\": 5}}" })).toThrow("YUKUAI_UPSTREAMS");
     expect(loadConfig({ YUKUAI_UPSTREAMS: "{\"510000\": {\"url\": \"http://a/\", \"key\": \"k\"}}" }).upstreams.get(510000)).toEqual({ url: "http://a", key: "k" });
   });

@@ -1,11 +1,14 @@
 /**
- * A slow SignatureChecker for backpressure tests: answers like InlineChecker, but only when released; and
- * tells a test when batches have reached it, so the test awaits that instead of sleeping.
+ * A slow SignatureChecker for backpressure tests: answers like a node's own checker (CoalescingChecker on the
+ * node's default verifier), but only when released; and tells a test when batches have reached it, so the
+ * test awaits that instead of sleeping.
  */
-import { InlineChecker, type SigJob, type SignatureChecker } from "../../src/verify/signatures.ts";
+import { chooseVerifier } from "../../src/crypto/native.ts";
+import { CoalescingChecker } from "../../src/verify/coalesce.ts";
+import type { SigJob, SignatureChecker } from "../../src/verify/signatures.ts";
 
 export class GatedChecker implements SignatureChecker {
-  readonly #inner = new InlineChecker();
+  readonly #inner = new CoalescingChecker(chooseVerifier("").verifier);
   readonly #waiting: (() => void)[] = [];
   readonly #arrivals: { n: number; resolve: () => void }[] = [];
 
