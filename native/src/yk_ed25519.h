@@ -27,7 +27,8 @@ typedef struct {
   /* Optional: the x coordinate (32 bytes, canonical) of pk as this core decoded it before, which saves the
    * square root of decoding (it is checked to be on the curve with pk's y and sign); NULL to decode. */
   const uint8_t *ax;
-  /* Optional: where to write pk's x coordinate when pk is a valid key (NULL: not wanted). */
+  /* Optional: where pk's x coordinate is written when pk is found a valid key, which it is whenever the
+   * signature is valid (it is not looked at when S ≥ L or R does not decode); NULL: not wanted. */
   uint8_t *ax_out;
 } yk_item;
 

@@ -87,9 +87,10 @@ export class NodeCryptoBatchVerifier implements BatchVerifier {
     }
   }
 
-  verifyScans(codes: Uint8Array, keys: Uint8Array, slot: Int32Array, out: Uint8Array): void {
+  verifyScans(codes: Uint8Array, keys: Uint8Array, slot: Int32Array, out: Uint8Array, device?: DeviceKeys): void {
     const n = slot.length;
     if (codes.length !== n * CODE_LENGTH || out.length < n || keys.length % 32 !== 0) throw new RangeError("verifyScans: codes, keys, slot and out disagree");
+    if (device !== undefined && (device.x.length < 32 * n || device.known.length < n)) throw new RangeError("verifyScans: dx holds 32 bytes and dknown 1 byte per code");
     for (let i = 0; i < n; i++) {
       const code = codes.subarray(i * CODE_LENGTH, (i + 1) * CODE_LENGTH);
       const s = slot[i]!;

@@ -6,15 +6,16 @@
  * `check()` queues a request's jobs (`ScanQueue`); whoever verifies takes scans from the front of the queue,
  * whichever requests they came from, as a `Chunk`: the buffer of one `BatchVerifier.verifyScans` call,
  *   n × 212 code bytes ‖ n × i32 issuer-key slot (−1: credential already verified, §3 LRU: device signature
- *   only) ‖ n result bytes (SIG_*) ‖ k × 32 bytes: the chunk's distinct issuer keys, by slot,
+ *   only) ‖ n result bytes (SIG_*) ‖ k × 32 bytes: the chunk's distinct issuer keys, by slot ‖ n × 32 bytes:
+ *   the device keys' x coordinates ‖ n bytes: 1 where that x is known (`BatchVerifier` `device`),
  * which the pool transfers to a worker and back (pool.ts). A request is answered when its last scan is. A
  * scan's answer depends only on its code and its issuer key, never on the scans that share its call or on
  * the thread that makes it, so every path (single, batch, stream, inline, pool) answers a code the same
  * (spec §3); only speed differs. A programmer error (a code not of 212 bytes, buffers that disagree) fails
  * the requests of that call, never the node.
  *
- * Invariant: a job's `deviceKey`, when given, is the key of its code's own devicePub (a cache hit needs all
- * 138 bytes equal, credential-cache.ts), so the verifier takes the device key from the code's bytes.
+ * The verifier takes the device key from the code's bytes; a job's `deviceX` (signatures.ts) goes in with
+ * it, and a native call's x of every newly verified device key comes back into its job.
  *
  * `CoalescingChecker` verifies on the calling thread (workers = 0): a check schedules one flush with
  * `setImmediate`, never a timer, so an idle node answers within the turn of the event loop that asked; the
@@ -22,7 +23,7 @@
  * within about INLINE_SLICE_MS (COALESCE_LIMITS, `CallSizer`), and the rest waits for the next turn, so the
  * loop is free between calls.
  */
-import type { BatchVerifier, VerifierImpl } from "../crypto/batch.ts";
+import type { BatchVerifier, DeviceKeys, VerifierImpl } from "../crypto/batch.ts";
 import { rawPublicKey, type PreparedPublicKey } from "../crypto/ed25519.ts";
 import { CODE_LENGTH } from "../wire/code.ts";
 import type { SigJob, SignatureChecker } from "./signatures.ts";
@@ -159,16 +160,21 @@ export function failAll(spans: readonly Span[], e: unknown): void {
 }
 
 /** The views of a chunk's buffer (layout in the module comment): for the pool, the worker and `Chunk`. */
-export function chunkViews(buf: ArrayBuffer, n: number, k: number): { codes: Uint8Array; slot: Int32Array; out: Uint8Array; keys: Uint8Array } {
+export function chunkViews(buf: ArrayBuffer, n: number, k: number): { codes: Uint8Array; slot: Int32Array; out: Uint8Array; keys: Uint8Array; device: DeviceKeys } {
   const slotAt = n * CODE_LENGTH; // 212 = 4 × 53: the slots are aligned
   const outAt = slotAt + 4 * n;
+  const xAt = outAt + n + 32 * k;
   return {
     codes: new Uint8Array(buf, 0, slotAt),
     slot: new Int32Array(buf, slotAt, n),
     out: new Uint8Array(buf, outAt, n),
     keys: new Uint8Array(buf, outAt + n, 32 * k),
+    device: { x: new Uint8Array(buf, xAt, 32 * n), known: new Uint8Array(buf, xAt + 32 * n, n) },
   };
 }
+
+/** Bytes of a chunk of n scans and k issuer keys. */
+const chunkBytes = (n: number, k: number): number => n * (CODE_LENGTH + 4 + 1 + 32 + 1) + 32 * k;
 
 /** The scans of one `verifyScans` call, packed; and the requests they answer. */
 export class Chunk {
@@ -191,7 +197,7 @@ export class Chunk {
     }
     this.n = n;
     this.k = slots.size;
-    this.buf = new ArrayBuffer(n * (CODE_LENGTH + 4 + 1) + 32 * this.k);
+    this.buf = new ArrayBuffer(chunkBytes(n, this.k));
     const v = chunkViews(this.buf, n, this.k);
     let j = 0;
     for (const s of spans) {
@@ -200,6 +206,10 @@ export class Chunk {
         if (job.code.length !== CODE_LENGTH) throw new RangeError("a code is 212 bytes");
         v.codes.set(job.code, j * CODE_LENGTH);
         v.slot[j] = job.issuerKey === null ? -1 : slots.get(job.issuerKey)!;
+        if (job.deviceX !== null && job.deviceX.length === 32) {
+          v.device.x.set(job.deviceX, 32 * j);
+          v.device.known[j] = 1;
+        }
       }
     }
     for (const [key, slot] of slots) v.keys.set(rawOf(key), 32 * slot);
@@ -208,15 +218,25 @@ export class Chunk {
   /** Verifies the chunk on this thread and answers it. */
   run(verifier: BatchVerifier): void {
     const v = chunkViews(this.buf, this.n, this.k);
-    verifier.verifyScans(v.codes, v.keys, v.slot, v.out);
-    this.deliver(v.out);
+    verifier.verifyScans(v.codes, v.keys, v.slot, v.out, v.device);
+    this.deliver(v.out, verifier.impl === "native" ? v.device.x : null);
   }
 
-  /** Gives each request its results (`out`: n bytes, in chunk order); a request answered whole is resolved. */
-  deliver(out: Uint8Array): void {
+  /**
+   * Gives each request its results (`out`: n bytes, in chunk order), and each job answered SIG_OK without a
+   * device x its x from `x` (the native core's; null for node:crypto, which gives none); a request answered
+   * whole is resolved.
+   */
+  deliver(out: Uint8Array, x: Uint8Array | null): void {
     let at = 0;
     for (const s of this.spans) {
       s.req.out.set(out.subarray(at, at + s.n), s.from);
+      if (x !== null) {
+        for (let i = 0; i < s.n; i++) {
+          const job = s.req.jobs[s.from + i]!;
+          if (out[at + i] === 0 && job.deviceX === null) job.deviceX = x.slice(32 * (at + i), 32 * (at + i) + 32);
+        }
+      }
       at += s.n;
       s.req.left -= s.n;
       if (s.req.left === 0) s.req.resolve(s.req.out);

@@ -1,10 +1,11 @@
 /**
  * @module Verified credentials (spec §3): a credential whose issuer signature held is kept, with its
- * prepared device key and decoded fields, so its next scan pays one signature check. A hit requires all
- * 138 bytes to be equal, not just the serial (a swapped device key under a known serial is re-verified).
+ * decoded fields and, on the native core, its device key's decoded x coordinate (32 bytes in the same
+ * buffer as the credential), so its next scan pays one signature check and no point decoding. A hit
+ * requires all 138 bytes to be equal, not just the serial (a swapped device key under a known serial is
+ * re-verified).
  */
 import { LRUCache } from "lru-cache";
-import { preparePublicKey, type PreparedPublicKey } from "../crypto/ed25519.ts";
 import {
   CREDENTIAL_LENGTH, decodeCredential, flagNames, KIND_NAMES, serialHiOf, serialLoOf, type FlagName, type KindName,
 } from "../wire/code.ts";
@@ -17,7 +18,8 @@ export interface VerifiedCredential {
   serialLo: number;
   subjectHex: string;
   deviceHex: string;
-  deviceKey: PreparedPublicKey;
+  /** The device key's x coordinate from the native core (SigJob.deviceX), or null. */
+  deviceX: Uint8Array | null;
   kind: KindName;
   issuer: number;
   kid: number;
@@ -37,9 +39,16 @@ export interface OkResult {
   flags: FlagName[];
 }
 
-/** Decode a credential whose issuer signature has held. */
-export function verifiedCredential(code: Uint8Array): VerifiedCredential {
-  const credential = code.slice(0, CREDENTIAL_LENGTH);
+/** Decode a credential whose issuer signature has held; `deviceX` as the native core gave it, if it did. */
+export function verifiedCredential(code: Uint8Array, deviceX: Uint8Array | null = null): VerifiedCredential {
+  const own = new Uint8Array(CREDENTIAL_LENGTH + (deviceX !== null ? 32 : 0));
+  own.set(code.subarray(0, CREDENTIAL_LENGTH));
+  const credential = own.subarray(0, CREDENTIAL_LENGTH);
+  let x: Uint8Array | null = null;
+  if (deviceX !== null) {
+    own.set(deviceX, CREDENTIAL_LENGTH);
+    x = own.subarray(CREDENTIAL_LENGTH);
+  }
   const f = decodeCredential(credential);
   const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
   const flags = Object.freeze(flagNames(f.flags)) as FlagName[];
@@ -48,7 +57,7 @@ export function verifiedCredential(code: Uint8Array): VerifiedCredential {
   const subjectHex = hex(f.subject);
   return {
     credential, serialHex, serialHi: serialHiOf(credential), serialLo: serialLoOf(credential), subjectHex,
-    deviceHex: hex(f.devicePub), deviceKey: preparePublicKey(f.devicePub), kind,
+    deviceHex: hex(f.devicePub), deviceX: x, kind,
     issuer: f.issuer, kid: f.kid, notBefore: f.notBefore, notAfter: f.notAfter, flags,
     ok: Object.freeze({ result: "OK", serial: serialHex, subject: subjectHex, kind, issuer: f.issuer, flags }),
   };

@@ -138,7 +138,7 @@ export class Pipeline {
       }
       const cached = d.cache.get(serialHexOf(code), code);
       pending.push({ index: i, code, at: scan.at, cached, key });
-      jobs.push({ code, issuerKey: cached === undefined ? key.prepared : null, deviceKey: cached === undefined ? null : cached.deviceKey });
+      jobs.push({ code, issuerKey: cached === undefined ? key.prepared : null, deviceX: cached === undefined ? null : cached.deviceX });
     }
 
     // routed scans go out while the local ones are checked
@@ -168,7 +168,7 @@ export class Pipeline {
       }
       let v = p.cached;
       if (v === undefined) {
-        v = verifiedCredential(p.code); // both signatures held: keep it (§3 LRU)
+        v = verifiedCredential(p.code, jobs[k]!.deviceX); // both signatures held: keep it (§3 LRU)
         d.cache.set(v);
       }
       // §3: "now" is the receive time, or the gateway's `at` when within [receive − 300 s, receive + skew]

@@ -174,7 +174,8 @@ export class PoolChecker implements SignatureChecker {
     if (chunk === null) return;
     t.chunk = null;
     t.worker.unref();
-    chunk.deliver(chunkViews(m.buf, chunk.n, chunk.k).out);
+    const v = chunkViews(m.buf, chunk.n, chunk.k);
+    chunk.deliver(v.out, this.#impl === "native" ? v.device.x : null);
     this.#dispatch();
   }
 

@@ -23,10 +23,13 @@ export interface SigJob {
   /** The issuer key to check issuerSig with; null when the credential is already verified (§3 LRU). */
   issuerKey: PreparedPublicKey | null;
   /**
-   * The key of the code's devicePub when known (cached credential), for `ScanVerifier`; a `BatchVerifier`
-   * takes the device key from the code's bytes, which are this key's (credential-cache.ts).
+   * The x coordinate of the code's devicePub as the native core decoded it (cached credential), or null.
+   * A checker on the native core passes it in (sparing the decoding; the core checks it against the code's
+   * devicePub, so it can cost time, never an answer) and, for a scan answered SIG_OK without one, sets it,
+   * for the pipeline to keep with the verified credential. The device key itself always comes from the
+   * code's bytes.
    */
-  deviceKey: PreparedPublicKey | null;
+  deviceX: Uint8Array | null;
 }
 
 /** Checks a batch's signatures; answers SIG_* per job, in order. */

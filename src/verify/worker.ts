@@ -38,7 +38,7 @@ self.onmessage = (e: MessageEvent) => {
   }
   // Invariant: the pool retires a worker that could not run its verifier before it can answer a chunk
   if (verifier === null) return;
-  const { codes, keys, slot, out } = chunkViews(m.buf, m.n, m.k);
-  verifier.verifyScans(codes, keys, slot, out);
+  const { codes, keys, slot, out, device } = chunkViews(m.buf, m.n, m.k);
+  verifier.verifyScans(codes, keys, slot, out, device);
   self.postMessage({ t: "done", buf: m.buf }, [m.buf]);
 };

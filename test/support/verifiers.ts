@@ -3,7 +3,7 @@
  * reason it is not, printed once, so a run without it says what it skipped); and a verifier that counts
  * the calls made to it, to see how checks were coalesced.
  */
-import { NodeCryptoBatchVerifier, type BatchVerifier, type VerifierImpl } from "../../src/crypto/batch.ts";
+import { NodeCryptoBatchVerifier, type BatchVerifier, type DeviceKeys, type VerifierImpl } from "../../src/crypto/batch.ts";
 import { loadNative } from "../../src/crypto/native.ts";
 
 const native = loadNative();
@@ -51,8 +51,8 @@ export class CountingVerifier implements BatchVerifier {
     this.inner.verifyBatch(pk, sig, msg, msgEnd, out);
   }
 
-  verifyScans(codes: Uint8Array, keys: Uint8Array, slot: Int32Array, out: Uint8Array): void {
-    this.inner.verifyScans(codes, keys, slot, out);
+  verifyScans(codes: Uint8Array, keys: Uint8Array, slot: Int32Array, out: Uint8Array, device?: DeviceKeys): void {
+    this.inner.verifyScans(codes, keys, slot, out, device);
     const k = keys.length / 32;
     const call: ScansCall = {
       n: slot.length, k,

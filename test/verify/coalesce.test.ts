@@ -44,12 +44,12 @@ function forged(h: Holder): Uint8Array {
   return c;
 }
 
-const uncached = (code: Uint8Array, issuerKey: KeyObject): SigJob => ({ code, issuerKey, deviceKey: null });
-const cached = (code: Uint8Array): SigJob => ({ code, issuerKey: null, deviceKey: preparePublicKey(code.subarray(OFF.devicePub, OFF.devicePub + 32)) });
+const uncached = (code: Uint8Array, issuerKey: KeyObject): SigJob => ({ code, issuerKey, deviceX: null });
+const cached = (code: Uint8Array): SigJob => ({ code, issuerKey: null, deviceX: null });
 
 function reference(jobs: readonly SigJob[]): number[] {
   const sv = new ScanVerifier();
-  return jobs.map((j) => sv.check(j.code, j.issuerKey, j.deviceKey));
+  return jobs.map((j) => sv.check(j.code, j.issuerKey, null));
 }
 
 /** Resolves after the immediates queued before it (a turn of the event loop's check phase). */
@@ -174,7 +174,7 @@ describe.each(IMPLS)("CoalescingChecker on %s", (impl) => {
     const v = counting();
     const c = new CoalescingChecker(v);
     const h = holderOf(A.priv, 70);
-    const short = Promise.resolve(c.check([{ code: new Uint8Array(211), issuerKey: null, deviceKey: null }]));
+    const short = Promise.resolve(c.check([{ code: new Uint8Array(211), issuerKey: null, deviceX: null }]));
     await expect(short).rejects.toThrow("a code is 212 bytes");
     expect([...(await c.check([cached(h.present(T0))]))]).toEqual([SIG_OK]);
   });
