@@ -5,7 +5,7 @@
  * - the replay window (src/verify/replay-window.ts), sized for the holders (YUKUAI_REPLAY_CAPACITY), each
  *   holder with one accepted presentation: its table's bytes, and the process's RSS growth;
  * - the verified-credential LRU (src/verify/credential-cache.ts) holding every holder's credential with
- *   its prepared device key: JS heap and RSS growth (the prepared key lives outside the JS heap).
+ *   its device key's decoded x coordinate, as the native core gives it: JS heap and RSS growth.
  *
  * Codes here are synthetic (their signatures are never checked): neither structure looks at signatures.
  */
@@ -49,11 +49,13 @@ export function measureMemory(holders: number): MemoryResults {
   const l0 = settle();
   const cache = new CredentialCache(holders);
   const code = new Uint8Array(212);
+  const x = new Uint8Array(32);
   for (let i = 0; i < holders; i++) {
     randomFillSync(code, 0, 138);
+    randomFillSync(x);
     code[0] = 1; // version
     code[1] = 1; // natural person
-    cache.set(verifiedCredential(code));
+    cache.set(verifiedCredential(code, x));
   }
   const l1 = settle();
   const result: MemoryResults = {
