@@ -7,7 +7,7 @@
  */
 import { LRUCache } from "lru-cache";
 import {
-  CREDENTIAL_LENGTH, decodeCredential, flagNames, KIND_NAMES, serialHiOf, serialLoOf, type FlagName, type KindName,
+  CREDENTIAL_LENGTH, FLAG_MASK, flagNames, KIND_NAMES, OFF, serialHiOf, serialLoOf, type FlagName, type KindName,
 } from "../wire/code.ts";
 
 export interface VerifiedCredential {
@@ -39,7 +39,13 @@ export interface OkResult {
   flags: FlagName[];
 }
 
-/** Decode a credential whose issuer signature has held; `deviceX` as the native core gave it, if it did. */
+/** The §2 flag names of each flags value, frozen and shared (most credentials have none). */
+const FLAG_LISTS: readonly (readonly FlagName[])[] = Array.from({ length: FLAG_MASK + 1 }, (_, f) => Object.freeze(flagNames(f)));
+
+/**
+ * Decode a credential whose issuer signature has held; `deviceX` as the native core gave it, if it did.
+ * This runs once per first sight, so it reads the fields in place and hexes them through one Buffer view.
+ */
 export function verifiedCredential(code: Uint8Array, deviceX: Uint8Array | null = null): VerifiedCredential {
   const own = new Uint8Array(CREDENTIAL_LENGTH + (deviceX !== null ? 32 : 0));
   own.set(code.subarray(0, CREDENTIAL_LENGTH));
@@ -49,17 +55,17 @@ export function verifiedCredential(code: Uint8Array, deviceX: Uint8Array | null 
     own.set(deviceX, CREDENTIAL_LENGTH);
     x = own.subarray(CREDENTIAL_LENGTH);
   }
-  const f = decodeCredential(credential);
-  const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
-  const flags = Object.freeze(flagNames(f.flags)) as FlagName[];
-  const kind = KIND_NAMES[f.kind]!;
-  const serialHex = hex(f.serial);
-  const subjectHex = hex(f.subject);
+  const b = Buffer.from(own.buffer, 0, CREDENTIAL_LENGTH);
+  const kind = KIND_NAMES[own[OFF.kind]!]!;
+  const issuer = b.readUInt32BE(OFF.issuer);
+  const flags = FLAG_LISTS[b.readUInt16BE(OFF.flags) & FLAG_MASK] as FlagName[];
+  const serialHex = b.toString("hex", OFF.serial, OFF.serial + 8);
+  const subjectHex = b.toString("hex", OFF.subject, OFF.subject + 16);
   return {
     credential, serialHex, serialHi: serialHiOf(credential), serialLo: serialLoOf(credential), subjectHex,
-    deviceHex: hex(f.devicePub), deviceX: x, kind,
-    issuer: f.issuer, kid: f.kid, notBefore: f.notBefore, notAfter: f.notAfter, flags,
-    ok: Object.freeze({ result: "OK", serial: serialHex, subject: subjectHex, kind, issuer: f.issuer, flags }),
+    deviceHex: b.toString("hex", OFF.devicePub, OFF.devicePub + 32), deviceX: x, kind,
+    issuer, kid: b.readUInt16BE(OFF.kid), notBefore: b.readUInt32BE(OFF.notBefore), notAfter: b.readUInt32BE(OFF.notAfter), flags,
+    ok: Object.freeze({ result: "OK", serial: serialHex, subject: subjectHex, kind, issuer, flags }),
   };
 }
 
