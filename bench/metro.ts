@@ -189,7 +189,7 @@ export async function level(model: MetroModel, transport: MetroTransport, multip
 }
 
 /** The multiples a run climbs (from the first at or above `from`). */
-export const METRO_LADDER: { readonly quick: readonly number[]; readonly full: readonly number[] } = { quick: [1, 10, 20, 30, 40], full: [1, 5, 10, 15, 20, 25, 30, 35, 40, 50, 60, 80] };
+export const METRO_LADDER: { readonly quick: readonly number[]; readonly full: readonly number[] } = { quick: [1, 10, 20, 30, 40, 60], full: [1, 5, 10, 15, 20, 25, 30, 35, 40, 50, 60, 80, 100, 120] };
 
 export async function runMetro(o: { quick: boolean; model: MetroModel; transport: MetroTransport; from?: number; log: (l: string) => void }): Promise<MetroResults> {
   const { quick, log, model, transport } = o;

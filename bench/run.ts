@@ -2,9 +2,10 @@
  * @module `npm run bench` (= `bun bench/run.ts`): runs every bench and writes BENCHMARKS.md and the plots
  * in bench/plots/. Options:
  *   --quick            fewer and shorter runs (a smoke test of the whole suite, ~4 minutes)
- *   --only=a,b         run only these parts (micro, http, ratio, metro, memory, replay, fleet, soak); the others'
- *                      results are taken from bench/out/results.json of an earlier run. The soak (bench/soak.ts, 10
- *                      minutes of mixed load) is not in the default set: it runs only when named (`--only=soak`).
+ *   --only=a,b         run only these parts (micro, native, http, ratio, metro, memory, replay, fleet, soak); the
+ *                      others' results are taken from bench/out/results.json of an earlier run. The soak
+ *                      (bench/soak.ts, 10 minutes of mixed load) is not in the default set: it runs only when named
+ *                      (`--only=soak`). native = bench/native.ts (the C Ed25519 core against node:crypto, one core),
  *                      replay = bench/replay-store.ts (the shared replay store's cost per scan), fleet =
  *                      bench/fleet.ts (1 node against 3 nodes behind nginx on this machine)
  *   --soak-minutes=N   the soak's duration (default 10; 2 with --quick)
@@ -29,16 +30,17 @@ import { BUN, fmt, fmtSummary, median, OUT, ROOT, type Summary } from "./lib.ts"
 import type { MemoryResults } from "./memory.ts";
 import { GATEWAYS, METRO_LADDER, P99_LIMIT_MS, RETURNING_HOLDERS, runMetro, TICK_MS, TRIP_MAX_MS, TRIP_MIN_MS, type MetroLevel, type MetroResults } from "./metro.ts";
 import type { MicroRow } from "./micro.ts";
+import { nativeMarkdown, type NativeResults } from "./native.ts";
 import { BATCH as RATIO_BATCH, CONNECTIONS as RATIO_CONNECTIONS, HOLDERS as WARM_HOLDERS, runRatio, type RatioResults } from "./ratio.ts";
 import type { SoakKind, SoakResults } from "./soak.ts";
 import type { ReplayStoreResults, ReplayStoreRow } from "./replay-store.ts";
 import { FLEET_PROCS, type FleetProc, type FleetResults, type FleetSetup } from "./fleet.ts";
 import { PEAK_SCANS_PER_SECOND } from "./metro.ts";
 
-const PARTS = ["micro", "http", "ratio", "metro", "memory", "replay", "fleet", "soak"] as const;
+const PARTS = ["micro", "native", "http", "ratio", "metro", "memory", "replay", "fleet", "soak"] as const;
 type Part = (typeof PARTS)[number];
 /** What runs without --only: everything but the soak (minutes long, run on request). */
-const DEFAULT_PARTS: readonly Part[] = ["micro", "http", "ratio", "metro", "memory", "replay", "fleet"];
+const DEFAULT_PARTS: readonly Part[] = ["micro", "native", "http", "ratio", "metro", "memory", "replay", "fleet"];
 
 interface Machine { cpu: string; cores: number; threadsPerCore: string; bun: string; kernel: string; memoryGiB: number; hypervisor: string }
 
@@ -48,6 +50,8 @@ interface Results {
   seconds: Partial<Record<Part, number>>;
   machine: Machine;
   micro?: MicroRow[];
+  /** The native core against node:crypto in one process on one core (bench/native.ts). */
+  native?: NativeResults;
   http?: HttpResults;
   ratio?: RatioResults;
   /** first sight over HTTP, then WebSocket; returning riders over HTTP, then WebSocket. */
@@ -117,6 +121,7 @@ async function main(): Promise<void> {
       return r;
     };
     results.micro = (await timed("micro", () => childJson<MicroRow[]>(["taskset", "-c", "0", BUN, "bench/micro.ts", ...(quick ? ["--quick"] : []), "--rows"]))) ?? results.micro;
+    results.native = (await timed("native", () => childJson<NativeResults>([BUN, "bench/native.ts", "--json", ...(quick ? ["--quick"] : [])]))) ?? results.native;
     results.http = (await timed("http", () => runHttp({ quick, log }))) ?? results.http;
     results.ratio = (await timed("ratio", () => runRatio({ quick, log }))) ?? results.ratio;
     results.metro = (await timed("metro", async () => {
@@ -145,8 +150,26 @@ async function main(): Promise<void> {
 // Every number and every comparison is computed from the results here; the fixed sentences only say what
 // a bench does (method, commands, what a column means).
 
-/** The project's targets the measurements are checked against (requirements, not measurements). */
-const TARGET = { ratio: 0.85, singleP99Ms: 5, singleRate: 1000, metroMultiple: 20, replayBytesPerHolder: 200 } as const;
+/** The project's targets the measurements are checked against (requirements, not measurements; issue 12). */
+const TARGET = {
+  /** OK scans/s of the service ÷ raw node:crypto single verifications/s, one core: returning riders (ratio.json). */
+  ratio: 2.0,
+  /** The same for first-sight scans (issuer + device signature; ratio.cold). */
+  coldRatio: 1.4,
+  singleP99Ms: 5, singleRate: 1000,
+  /** Peak metro, × the record peak, on one core. */
+  metroMultiple: 40,
+  replayBytesPerHolder: 200,
+  /** One bad signature in 256 costs at most this many times an all-good batch of 256 (native verifyBatch). */
+  badOneIn256: 2.5,
+} as const;
+
+/**
+ * The verified-credential LRU's cost per holder before issue 12 (device keys kept as KeyObjects): measured
+ * by bench/memory.ts at commit 95b9cc7 on this machine, 2026-12-01 (a measurement, kept as the baseline the
+ * "as today or less" target compares with).
+ */
+const LRU_BEFORE_ISSUE_12 = { rssBytesPerHolder: 2304.7, heapBytesPerHolder: 1144.7, commit: "95b9cc7", date: "2026-12-01" } as const;
 
 const ms = (v: number) => (v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0));
 const msS = (s: Summary) => (s.runs.length > 1 ? `${ms(s.median)} (${ms(s.min)}–${ms(s.max)})` : ms(s.median));
@@ -160,6 +183,11 @@ const runName = (x: MetroResults) => `${modelName(x.model)} over ${transportName
 /** The level at which a metro run held its answer, and the first level above it that was not held. */
 const heldLevel = (x: MetroResults) => x.levels.find((l) => l.multiple === x.held && l.pass) ?? x.levels.find((l) => l.multiple === x.held);
 const firstNotHeld = (x: MetroResults): MetroLevel | undefined => x.levels.filter((l) => !l.pass && l.multiple > x.held).sort((a, b) => a.multiple - b.multiple)[0];
+/** A run that held the highest level it tried: the ladder's top, not the node, bounded its answer. */
+const heldTop = (x: MetroResults) => x.held > 0 && x.levels.length > 0 && x.held >= Math.max(...x.levels.map((l) => l.multiple)) && firstNotHeld(x) === undefined;
+/** "met (by d)" or "missed by d (p%)" for a ratio that must reach `t`. */
+const atLeast = (v: number, t: number, digits = 3) => (v >= t ? `met (by ${(v - t).toFixed(digits)})` : `missed by ${(t - v).toFixed(digits)} (${(((t - v) / t) * 100).toFixed(1)}%)`);
+const oneBadIn256 = (n: NativeResults) => n.badCost.find((b) => b.bad === "bad-1-in-256");
 
 /** A number from a results file (NaN was written as null). */
 const num = (v: number | null | undefined): number => (typeof v === "number" ? v : NaN);
@@ -540,14 +568,15 @@ async function writeReport(r: Results, resultsFile: string): Promise<void> {
   p();
 
   // ── targets ──
-  const ratio = r.ratio, http = r.http, metro = r.metro, mem = r.memory;
+  const ratio = r.ratio, http = r.http, metro = r.metro, mem = r.memory, nat = r.native;
   p("## Targets");
   p();
   p("| target | measured | |");
   p("|---|---|---|");
   if (ratio) {
-    const v = ratio.json.ratio.median, t = TARGET.ratio;
-    p(`| service ÷ raw one-core verify rate ≥ ${t}, HTTP JSON batches of ${RATIO_BATCH} | **${ratioS(ratio.json.ratio)}** (msgpack ${ratioS(ratio.msgpack.ratio)}) | ${v >= t ? `met (by ${(v - t).toFixed(3)})` : `missed by ${(t - v).toFixed(3)} (${(((t - v) / t) * 100).toFixed(1)}%)`} |`);
+    const t = TARGET.ratio, tc = TARGET.coldRatio;
+    p(`| ratio ≥ ${t.toFixed(1)}: OK scans/s of the service ÷ raw node:crypto single verifications/s, one core; returning riders (warm credentials: one device signature per scan), HTTP JSON batches of ${RATIO_BATCH} | **${ratioS(ratio.json.ratio)}** (msgpack ${ratioS(ratio.msgpack.ratio)}) | ${atLeast(ratio.json.ratio.median, t)} |`);
+    p(`| ratio ≥ ${tc.toFixed(1)} for first-sight scans (issuer + device signature per scan), same setup | **${ratioS(ratio.cold.ratio)}** | ${atLeast(ratio.cold.ratio.median, tc)} |`);
   }
   if (http) {
     const v = http.single.p99.median, t = TARGET.singleP99Ms;
@@ -562,7 +591,8 @@ async function writeReport(r: Results, resultsFile: string): Promise<void> {
     const verdict = missed.length === 0 ? `met by all ${metro.length}`
       : met.length === 0 ? `missed by all ${metro.length} (the best held ${best}×, ${t - best}× short)`
       : `met by ${list(met.map(runName))}; missed by ${list(missed.map((x) => `${runName(x)} (${t - x.held}× short)`))}`;
-    p(`| peak metro ≥ ${t}× the record peak on one core | ${metro.map((x) => `${runName(x)}: **${x.held}×**`).join("; ")} | ${verdict} |`);
+    const top = metro.filter(heldTop);
+    p(`| peak metro ≥ ${t}× the record peak on one core, first-sight and returning riders, HTTP and WebSocket | ${metro.map((x) => `${runName(x)}: **${heldTop(x) ? "≥ " : ""}${x.held}×**`).join("; ")} | ${verdict}${top.length ? ` (${list(top.map(runName))} held the highest level tried: the ladder, not the node, bounded ${top.length === 1 ? "it" : "them"})` : ""} |`);
   }
   const soak = r.soak;
   if (soak) {
@@ -572,63 +602,107 @@ async function writeReport(r: Results, resultsFile: string): Promise<void> {
   }
   if (mem) {
     const v = mem.replay.bytesPerHolder, t = TARGET.replayBytesPerHolder;
-    p(`| ≤ ${t} bytes per active holder in the replay window | **${v.toFixed(1)} B** (RSS growth ${mem.replay.rssBytesPerHolder.toFixed(1)} B) | ${v <= t ? `met (${pct(v / t)} of the limit)` : `missed by ${(v - t).toFixed(1)} B`} |`);
+    p(`| memory per holder: ≤ ${t} bytes per active holder in the replay window | **${v.toFixed(1)} B** (RSS growth ${mem.replay.rssBytesPerHolder.toFixed(1)} B) | ${v <= t ? `met (${pct(v / t)} of the limit)` : `missed by ${(v - t).toFixed(1)} B`} |`);
+    const b = LRU_BEFORE_ISSUE_12, lv = mem.lru.rssBytesPerHolder;
+    p(`| memory per holder: verified-credential LRU RSS per holder as before issue 12 or less (≤ ${fmt(b.rssBytesPerHolder, 1)} B, bench/memory.ts at ${b.commit}) | **${fmt(lv, 1)} B** RSS (JS heap ${fmt(mem.lru.heapBytesPerHolder, 1)} B; before: ${fmt(b.rssBytesPerHolder, 1)} B RSS, ${fmt(b.heapBytesPerHolder, 1)} B heap) | ${lv <= b.rssBytesPerHolder ? `met (${signedPct(lv / b.rssBytesPerHolder - 1)})` : `missed by ${fmt(lv - b.rssBytesPerHolder, 1)} B (${signedPct(lv / b.rssBytesPerHolder - 1)})`} |`);
+  }
+  const bad = nat ? oneBadIn256(nat) : undefined;
+  if (bad) {
+    const v = bad.ratio.median, t = TARGET.badOneIn256;
+    p(`| one bad signature in 256 costs ≤ ${t}× an all-good batch of 256 (native verifyBatch) | **${fmtSummary(bad.ratio, 2)}×** | ${v <= t ? `met (by ${(t - v).toFixed(2)})` : `missed by ${(v - t).toFixed(2)}`} |`);
   }
   p();
+
+  // ── the native core ──
+  if (nat) {
+    p("## The native verification core");
+    p();
+    p("The project's C Ed25519 core (native/, loaded through N-API by src/crypto/native.ts) against `node:crypto`, in one");
+    p("process, no server: single verification, `verifyBatch` (the batch equation; a failing batch is bisected) and");
+    p("`verifyScans` (both signatures of a 212-byte code, the call the servers make) on real codes.");
+    p();
+    p(nativeMarkdown(nat));
+    const bad = oneBadIn256(nat);
+    if (bad) {
+      const v = bad.ratio.median, t = TARGET.badOneIn256;
+      p(`**One bad signature in 256 cost ${fmtSummary(bad.ratio, 2)}× an all-good batch of 256** (per-round ratios, median and range over ${bad.ratio.runs.length} rounds):`);
+      p(`target ≤ ${t}×, ${v <= t ? `met (by ${(t - v).toFixed(2)})` : `missed by ${(v - t).toFixed(2)}`}.`);
+      p();
+    }
+  }
 
   // ── ratio ──
   if (ratio) {
     p("## The ratio: end to end against raw verification, one core");
     p();
-    p("Server pinned to core 0 (`taskset -c 0`; one core, so no worker pool), load generator pinned to core 1.");
+    p("Server pinned to core 0 (`taskset -c 0`, `YUKUAI_WORKERS=0`: one core, so no worker pool), load generator pinned to core 1.");
     p(`POST /v1/verify/batch with ${RATIO_BATCH} unique, fresh scans per request over ${RATIO_CONNECTIONS} connections (autocannon); OK scans`);
     p("counted by the node itself (`yukuai_scans_total`), over the time from the first request to the last answer.");
-    p("Each run is divided by raw `node:crypto` Ed25519 verifications per second on core 0 measured just before it.");
-    p(`Credentials are warm (${fmt(WARM_HOLDERS)} holders, each seen once before): an OK scan needs one verification,`);
-    p("so the ratio is the share of the core that goes to verifying.");
+    p("Each run is divided by raw `node:crypto` Ed25519 verifications per second on core 0 measured just before it");
+    p("(`bench/raw-verify.ts`: one signature at a time, one key). The ratio is OK scans per second of the whole service");
+    p("(HTTP, parsing, the §3 checks, replay, answers) over the single verifications per second node:crypto does on the");
+    p("same core. The service verifies the signatures of the requests in flight together (src/verify/coalesce.ts: one");
+    p("`verifyScans` call over everything queued), so with a batch verifier the ratio can exceed 1.");
+    p(`Returning riders: credentials are warm (${fmt(WARM_HOLDERS)} holders, each seen once before), so an OK scan needs one signature check,`);
+    p("the device signature; first sight: every credential new to the node, issuer and device signature.");
     p();
     p("| body | OK scans/s | raw verifications/s | ratio |");
     p("|---|---|---|---|");
-    p(`| JSON (\`YK1:\` text) | ${fmtSummary(ratio.json.okPerSec)} | ${fmtSummary(ratio.json.rawPerSec)} | **${ratioS(ratio.json.ratio)}** |`);
-    p(`| msgpack (raw 212 bytes) | ${fmtSummary(ratio.msgpack.okPerSec)} | ${fmtSummary(ratio.msgpack.rawPerSec)} | ${ratioS(ratio.msgpack.ratio)} |`);
-    p(`| JSON, cold credentials (first sight: issuer + device signature) | ${fmtSummary(ratio.cold.okPerSec)} | | ${ratioS(ratio.cold.ratio)} (of 0.5 possible) |`);
-    p(`| JSON, batches of one scan | ${fmtSummary(ratio.single.okPerSec)} | | |`);
+    p(`| JSON (\`YK1:\` text), returning riders | ${fmtSummary(ratio.json.okPerSec)} | ${fmtSummary(ratio.json.rawPerSec)} | **${ratioS(ratio.json.ratio)}** |`);
+    p(`| msgpack (raw 212 bytes), returning riders | ${fmtSummary(ratio.msgpack.okPerSec)} | ${fmtSummary(ratio.msgpack.rawPerSec)} | ${ratioS(ratio.msgpack.ratio)} |`);
+    p(`| JSON, first sight (issuer + device signature) | ${fmtSummary(ratio.cold.okPerSec)} | | **${ratioS(ratio.cold.ratio)}** |`);
+    p(`| JSON, returning riders, batches of one scan | ${fmtSummary(ratio.single.okPerSec)} | | |`);
     p();
     const w = ratio.where;
     const t = w.perScanUs;
     p("### Where the time goes");
     p();
-    p("One more run of an instrumented copy of the server (`bench/timed-server.ts`: the same app, with the signature");
-    p("checks and the request handler timed with `Bun.nanoseconds()`, not sampled by a profiler), and the server process's");
-    p("CPU time from `/proc/<pid>/stat`, per OK scan:");
+    p("One more run of an instrumented copy of the server (`bench/timed-server.ts`: the same app and start-up, with every");
+    p("call of the node's verifier timed, each `verifyScans` call checking the coalesced signatures of the requests in");
+    p("flight, and the request handler timed, both with `Bun.nanoseconds()`, not sampled by a profiler), and the server");
+    p("process's CPU time from `/proc/<pid>/stat`, per OK scan (returning riders, JSON batches of " + RATIO_BATCH + "):");
     p();
     p("| | µs per scan | share |");
     p("|---|---|---|");
     const row = (name: string, v: number) => p(`| ${name} | ${v.toFixed(1)} | ${((v / t.total) * 100).toFixed(1)}% |`);
-    row(`signature check (${w.signaturesPerScan.toFixed(2)} per scan)`, t.signatures);
-    row("rest of the request handler: body read, JSON parse, Base45, LRU, replay, results, JSON out, metrics", t.restOfHandler);
-    row("server CPU outside the handler: Bun's HTTP parsing and socket I/O, GC between requests", t.outsideHandler);
+    const busy = t.total - t.idle;
+    const handler = t.signatures + t.restOfHandler;
+    // the handlers' wall times overlap when requests in flight together wait for the same coalesced call:
+    // then they cannot be split from the server's other CPU time
+    const overlap = handler > busy;
+    row(`the verifier's calls (\`verifyScans\`, ${w.signaturesPerScan.toFixed(2)} signature${w.signaturesPerScan === 1 ? "" : "s"} per scan)`, t.signatures);
+    if (!overlap) {
+      row("rest of the request handler: body read, JSON parse, Base45, LRU, replay, results, JSON out, metrics", t.restOfHandler);
+      row("server CPU outside the handler: Bun's HTTP parsing and socket I/O, GC between requests", t.outsideHandler);
+    } else {
+      row("rest of the server's CPU time: body read, JSON parse, Base45, LRU, replay, results, JSON out, metrics, Bun's HTTP parsing and socket I/O, GC", busy - t.signatures);
+    }
     row("idle (waiting for the load generator)", t.idle);
     row("total (wall time per scan)", t.total);
     p();
-    const atRaw = w.rawVerifyUs * w.signaturesPerScan;
-    const extra = (w.verifyUsInService - w.rawVerifyUs) * w.signaturesPerScan;
-    const rest = t.restOfHandler + t.outsideHandler + t.idle;
-    p(`A verification inside the service took ${w.verifyUsInService.toFixed(1)} µs against ${w.rawVerifyUs.toFixed(1)} µs in the raw loop (${signedPct(w.verifyUsInService / w.rawVerifyUs - 1)};`);
-    p(`the raw loop verifies one message under one key, the service under ${fmt(WARM_HOLDERS)} device keys). Of the ${t.total.toFixed(1)} µs per OK scan,`);
-    p(`${atRaw.toFixed(1)} µs (${pct(atRaw / t.total, 1)}) is verification at the raw loop's speed, ${extra >= 0 ? `${extra.toFixed(1)} µs (${pct(extra / t.total, 1)}) the extra cost of verifying inside the service` : `with verifying inside the service ${(-extra).toFixed(1)} µs faster than that`},`);
-    p(`and ${rest.toFixed(1)} µs (${pct(rest / t.total, 1)}) the rest of the handler, the server outside it and idle time.`);
+    if (overlap) {
+      p(`The request handlers' wall times came to ${handler.toFixed(1)} µs per scan, more than the server's ${busy.toFixed(1)} µs of CPU time: requests in flight`);
+      p("together overlapped (they wait for the same coalesced call), so the handler is not split from the rest of the server here.");
+      p();
+    }
+    const v = w.verifyUsInService, raw = w.rawVerifyUs;
+    const atRaw = raw * w.signaturesPerScan;
+    const rest = busy - t.signatures;
+    p(`Inside the service the verifier's calls took ${v.toFixed(2)} µs per signature, against ${raw.toFixed(2)} µs for one \`node:crypto\` verification in the`);
+    p(`raw loop (one key, one signature at a time): ${v < raw ? `${(raw / v).toFixed(2)}× faster per signature` : `${signedPct(v / raw - 1)} per signature`}. Of the ${t.total.toFixed(1)} µs per OK scan, ${t.signatures.toFixed(1)} µs`);
+    p(`(${pct(t.signatures / t.total, 1)}) went to the verifier's calls, ${rest.toFixed(1)} µs (${pct(rest / t.total, 1)}) to everything else the server did and ${t.idle.toFixed(1)} µs (${pct(t.idle / t.total, 1)}) was idle.`);
+    p(`Checking a scan's ${w.signaturesPerScan === 1 ? "signature" : `${w.signaturesPerScan.toFixed(2)} signatures`} one at a time at the raw loop's speed would take ${atRaw.toFixed(1)} µs, ${atRaw > t.total ? `more than the ${t.total.toFixed(1)} µs the service took for the whole scan` : `${pct(atRaw / t.total, 1)} of the ${t.total.toFixed(1)} µs the service took for the whole scan`}.`);
     const oneKey = r.micro?.find((x) => x.name.startsWith("node:crypto verify, one key"));
     const manyKeys = r.micro?.find((x) => /^node:crypto verify, [\d,]+ keys/.test(x.name));
     if (oneKey && manyKeys) {
-      p(`In the micro benches, "${manyKeys.name}" took ${fmt(manyKeys.ns.median)} ns per verification against ${fmt(oneKey.ns.median)} ns for "${oneKey.name}" (${signedPct(manyKeys.ns.median / oneKey.ns.median - 1)}).`);
+      p(`The raw loop verifies under one key; in the micro benches, "${manyKeys.name}" took ${fmt(manyKeys.ns.median)} ns per verification against ${fmt(oneKey.ns.median)} ns for "${oneKey.name}" (${signedPct(manyKeys.ns.median / oneKey.ns.median - 1)}).`);
     }
     const route = r.micro?.find((x) => x.name.startsWith("POST /v1/verify/batch in process") && x.name.includes("no signature"));
     const pipe = r.micro?.find((x) => x.name.startsWith("Pipeline.verifyBatch") && x.name.includes("no signature"));
     if (route && pipe) {
       p(`In process, without signature checks, the whole route took ${(route.ns.median / 1000).toFixed(2)} µs per scan, of which the pipeline (§3 checks, LRU, replay) ${(pipe.ns.median / 1000).toFixed(2)} µs.`);
     }
-    p(`A request beyond its scan took about ${ratio.single.overheadUsPerRequest.toFixed(0)} µs (batches of one, same setup).`);
+    p(`A request beyond its scan took about ${ratio.single.overheadUsPerRequest.toFixed(0)} µs (batches of one scan, same setup: the time per OK scan less the verifier's µs per signature above).`);
     p();
     p("Commands: server `" + ratio.commands.server + "`; instrumented server `" + ratio.commands.timedServer + "`; load: " + ratio.commands.loadGenerator + "; raw: `" + ratio.commands.raw + "`.");
     p();
@@ -665,11 +739,13 @@ async function writeReport(r: Results, resultsFile: string): Promise<void> {
     p();
     p("### Pool threshold");
     p();
-    p("Does a small batch pay for the trip to a worker? A server without workers (`YUKUAI_WORKERS=0`) against one whose");
-    p(`pool takes every check (the default with workers: checks coalesced, src/verify/pool.ts), HTTP JSON, ${m.cores} cores.`);
+    p("Does a small batch pay for the trip to a worker? A server without workers (`YUKUAI_WORKERS=0`: the main thread");
+    p("verifies, its checks coalesced, src/verify/coalesce.ts) against the default server with a worker per core, whose pool");
+    p("(src/verify/pool.ts) sends every check to a worker (checks queued while the workers are busy go together as one");
+    p(`chunk to the next one free; there is no inline threshold), HTTP JSON, ${m.cores} cores.`);
     p(`Commands: \`${http.thresholdCommands.inline}\`; \`${http.thresholdCommands.pool}\`.`);
     p();
-    p("| batch | no workers | pool for every batch | pool ÷ no workers |");
+    p("| batch | no workers | worker pool | pool ÷ no workers |");
     p("|---|---|---|---|");
     for (const t of http.threshold) p(`| ${t.batch} | ${fmtSummary(t.inline)}/s | ${fmtSummary(t.pool)}/s | ${(t.pool.median / t.inline.median).toFixed(2)} |`);
     p();
@@ -679,9 +755,9 @@ async function writeReport(r: Results, resultsFile: string): Promise<void> {
       const inlineWins = th.filter((t) => t.pool.median <= t.inline.median).map((t) => t.batch);
       const gains = th.map((t) => t.pool.median / t.inline.median);
       if (inlineWins.length === 0) {
-        p(`The pool was faster at every batch size measured (${list(poolWins.map(String))}), by ${Math.min(...gains).toFixed(2)}–${Math.max(...gains).toFixed(2)}×${th[0]!.batch === 1 ? ": on these numbers no batch needs to be verified inline when there are workers" : ""}.`);
+        p(`The pool was faster at every batch size measured (${list(poolWins.map(String))}), by ${Math.min(...gains).toFixed(2)}–${Math.max(...gains).toFixed(2)}×${th[0]!.batch === 1 ? ": on these numbers sending every check to the workers costs no batch size anything" : ""}.`);
       } else if (poolWins.length === 0) {
-        p(`No workers was as fast or faster at every batch size measured (${list(inlineWins.map(String))}): on these numbers batches up to ${th.at(-1)!.batch} are better verified inline.`);
+        p(`No workers was as fast or faster at every batch size measured (${list(inlineWins.map(String))}): on these numbers batches up to ${th.at(-1)!.batch} are answered faster on the main thread than by the pool, which sends them to a worker.`);
       } else {
         const crossover = Math.max(...inlineWins) < Math.min(...poolWins);
         p(`No workers was as fast or faster at batch${inlineWins.length > 1 ? "es" : ""} ${list(inlineWins.map(String))}; the pool at ${list(poolWins.map(String))}${crossover ? `: on these numbers the crossover is at batch ${Math.min(...poolWins)}` : " (no single crossover)"}.`);
@@ -706,8 +782,8 @@ async function writeReport(r: Results, resultsFile: string): Promise<void> {
         { name: "HTTP JSON, no workers", dashed: true, points: http.threshold.map((q) => ({ x: q.batch, y: q.inline.median, lo: q.inline.min, hi: q.inline.max })) },
       ],
       hlines: ratio ? [
-        { y: ratio.json.rawPerSec.median, label: "raw verify, 1 core" },
-        { y: m.cores * ratio.json.rawPerSec.median, label: `raw verify × ${m.cores} cores` },
+        { y: ratio.json.rawPerSec.median, label: "raw node:crypto verify, 1 core" },
+        { y: m.cores * ratio.json.rawPerSec.median, label: `raw node:crypto verify × ${m.cores} cores` },
       ] : [],
       yMin: 0,
     }));
@@ -727,23 +803,29 @@ async function writeReport(r: Results, resultsFile: string): Promise<void> {
     p("connection, over WebSocket as one JSON frame on its own `/v1/verify/stream`. Latency is from a scan's arrival at");
     p("the gate to the answer, the wait for the batch included. The node holds m when every scan is answered with a");
     p(`result and p99 ≤ ${P99_LIMIT_MS} ms. Server pinned to core 0 (no workers: the target is for one core), load generator on core 1,`);
-    p(`a fresh server per level; ${fs.warmSeconds} s of warm-up at the same load, then ${fs.seconds} s counted. Levels climb ${ladder.slice(0, 4).join(", ")}, …`);
+    p(`a fresh server per level; ${fs.warmSeconds} s of warm-up at the same load, then ${fs.seconds} s counted. Levels climb ${ladder.slice(0, 4).join(", ")}, … up to ${ladder.at(-1)}×`);
     p(`(each run after the first from the first rung at or above what an earlier one held) until one is not held${r.quick ? ";" : ", then one"}`);
     p(`${r.quick ? "" : "bisection step; "}the answer is the largest multiple held in ${r.quick ? "its one run" : "at least two of three runs"}.`);
     p();
     p("Two models of the riders' credentials:");
     p("- **first sight**: every trip is a new holder; the tap-in is the credential's first sight on the node (issuer");
     p(`  and device signatures) and the tap-out, ${TRIP_MIN_MS / 1000}–${TRIP_MAX_MS / 1000} s later (time compressed), finds it in the verified-credential`);
-    p("  LRU: 1.5 verifications per scan. This is a node whose LRU does not hold yesterday's riders.");
-    p(`- **returning riders**: ${fmt(RETURNING_HOLDERS)} holders seen once before the run ride again and again: one verification per`);
+    p("  LRU: 1.5 signatures per scan. This is a node whose LRU does not hold yesterday's riders.");
+    p(`- **returning riders**: ${fmt(RETURNING_HOLDERS)} holders seen once before the run ride again and again: one signature per`);
     p("  scan, as on a node whose LRU (`YUKUAI_CREDENTIAL_CACHE`) holds the day's riders (see Memory for its cost).");
     p();
     p(`| model | transport | holds | scans/s | target ≥ ${target}× |`);
     p("|---|---|---|---|---|");
-    for (const res of metro) p(`| ${modelName(res.model)} | ${transportName(res.transport)} | **${res.held}×** | ${fmt(res.held * res.peak)} | ${res.held >= target ? "met" : `missed by ${target - res.held}×`} |`);
+    for (const res of metro) p(`| ${modelName(res.model)} | ${transportName(res.transport)} | **${heldTop(res) ? "≥ " : ""}${res.held}×** | ${fmt(res.held * res.peak)} | ${res.held >= target ? "met" : `missed by ${target - res.held}×`} |`);
     p();
+    const topped = metro.filter(heldTop);
+    if (topped.length) {
+      p(`${list(topped.map(runName)).replace(/^./, (c) => c.toUpperCase())} held the highest level tried (${list([...new Set(topped.map((x) => `${x.held}×`))])}): the ladder stopped there, so the`);
+      p("node's limit on these runs is at or above it, not measured.");
+      p();
+    }
     for (const res of metro) {
-      p(`**${modelName(res.model).replace(/^./, (c) => c.toUpperCase())}, ${transportName(res.transport)}: holds ${res.held}×.**`);
+      p(`**${modelName(res.model).replace(/^./, (c) => c.toUpperCase())}, ${transportName(res.transport)}: holds ${heldTop(res) ? "at least " : ""}${res.held}×.**`);
       p();
       p("| multiple | scans/s | scans per batch | p50 ms | p90 ms | p99 ms | max ms | unanswered | not OK | core 0 / core 1 busy | holds |");
       p("|---|---|---|---|---|---|---|---|---|---|---|");
@@ -777,18 +859,22 @@ async function writeReport(r: Results, resultsFile: string): Promise<void> {
     if (byTransport.length) observations.push(`By transport: ${byTransport.join("; ")}.`);
     if (observations.length) { p(observations.join(" ")); p(); }
 
-    const lvl = metro.flatMap((x) => x.levels).find((l) => l.multiple === target);
-    if (ratio && lvl) {
+    // the level at the target in an HTTP run (the request cost below is an HTTP request's), else in any
+    const lvlRun = [...metro].sort((a, b) => Number(b.transport === "http") - Number(a.transport === "http")).find((x) => x.levels.some((l) => l.multiple === target));
+    const lvl = lvlRun?.levels.find((l) => l.multiple === target);
+    if (ratio && lvlRun && lvl) {
       const v = ratio.where.verifyUsInService;
       const oh = ratio.single.overheadUsPerRequest;
       const at = target * fs.peak;
       const reqPerSec = at / lvl.meanBatch;
       const models = [{ name: "first sight", perScan: 1.5 }, { name: "returning riders", perScan: 1 }];
       const cost = models.map((x) => ({ ...x, verify: (at * x.perScan * v) / 1e6, requests: (reqPerSec * oh) / 1e6 }));
-      p(`An estimate at ${target}× (${fmt(at)} scans/s, ${lvl.meanBatch.toFixed(2)} scans per batch as measured at that level, about ${fmt(reqPerSec)} batches/s)`);
-      p(`from the ratio section's measurements on the same core (a verification in the service ${v.toFixed(1)} µs; an HTTP request beyond its scans ${oh.toFixed(0)} µs):`);
+      p(`An estimate at ${target}× (${fmt(at)} scans/s, ${lvl.meanBatch.toFixed(2)} scans per batch as measured at that level in the ${runName(lvlRun)} run, about ${fmt(reqPerSec)} batches/s)`);
+      p(`from the ratio section's measurements on the same core: the verifier's calls took ${v.toFixed(2)} µs per signature there (returning riders, requests of ${RATIO_BATCH}`);
+      p(`scans, checks coalesced), and an HTTP request beyond its scans ${oh.toFixed(0)} µs. Every signature is costed at that rate, whatever the size of`);
+      p("the verifier's calls at this load:");
       p();
-      p(`| | ${cost.map((x) => `${x.name} (${x.perScan} verification${x.perScan === 1 ? "" : "s"}/scan)`).join(" | ")} |`);
+      p(`| | ${cost.map((x) => `${x.name} (${x.perScan} signature${x.perScan === 1 ? "" : "s"}/scan)`).join(" | ")} |`);
       p(`|---|${cost.map(() => "---").join("|")}|`);
       p(`| verification, core-seconds per second | ${cost.map((x) => x.verify.toFixed(2)).join(" | ")} |`);
       p(`| HTTP requests, core-seconds per second | ${cost.map((x) => x.requests.toFixed(2)).join(" | ")} |`);
@@ -824,11 +910,14 @@ async function writeReport(r: Results, resultsFile: string): Promise<void> {
     p("| structure | bytes per holder | how |");
     p("|---|---|---|");
     p(`| replay window (YUKUAI_REPLAY_CAPACITY = ${fmt(mem.replay.capacity)}) | **${mem.replay.bytesPerHolder.toFixed(1)}** (RSS growth ${mem.replay.rssBytesPerHolder.toFixed(1)}) | its table: ${fmt(mem.replay.tableBytes)} bytes for a capacity of ${fmt(mem.replay.capacity)} (${(mem.replay.tableBytes / mem.replay.capacity).toFixed(1)} bytes per holder of capacity) |`);
-    p(`| verified-credential LRU (${fmt(mem.lru.entries)} entries) | **${fmt(mem.lru.rssBytesPerHolder)}** RSS (JS heap ${fmt(mem.lru.heapBytesPerHolder)}) | decoded fields, hex strings, the frozen OK result, and the prepared device key (native, outside the JS heap) |`);
+    p(`| verified-credential LRU (${fmt(mem.lru.entries)} entries) | **${fmt(mem.lru.rssBytesPerHolder)}** RSS (JS heap ${fmt(mem.lru.heapBytesPerHolder)}) | decoded fields, hex strings, the frozen OK result, and one buffer holding the 138-byte credential and its device key's x coordinate (32 bytes, as the native core gives it) |`);
     p();
     const v = mem.replay.bytesPerHolder;
-    p(`The replay window takes ${pct(v / t)} of its ≤ ${t} B target (${v <= t ? "met" : "missed"}). A credential in the LRU costs ${(mem.lru.rssBytesPerHolder / mem.replay.rssBytesPerHolder).toFixed(1)}× the`);
-    p(`replay window's RSS per holder; at this size each million credentials held in the LRU take about ${fmt((1e6 * mem.lru.rssBytesPerHolder) / 2 ** 30, 1)} GiB.`);
+    const b = LRU_BEFORE_ISSUE_12, lv = mem.lru.rssBytesPerHolder;
+    p(`The replay window takes ${pct(v / t)} of its ≤ ${t} B target (${v <= t ? "met" : "missed"}). A credential in the LRU costs ${(lv / mem.replay.rssBytesPerHolder).toFixed(1)}× the`);
+    p(`replay window's RSS per holder; at this size each million credentials held in the LRU take about ${fmt((1e6 * lv) / 2 ** 30, 1)} GiB.`);
+    p(`Before issue 12 (device keys kept as KeyObjects; bench/memory.ts at ${b.commit}, measured on this machine on ${b.date}) an LRU entry took`);
+    p(`${fmt(b.rssBytesPerHolder, 1)} B RSS and ${fmt(b.heapBytesPerHolder, 1)} B of JS heap: now ${signedPct(lv / b.rssBytesPerHolder - 1)} RSS and ${signedPct(mem.lru.heapBytesPerHolder / b.heapBytesPerHolder - 1)} heap (target: as before or less, ${lv <= b.rssBytesPerHolder ? "met" : "missed"}).`);
     p();
   }
 
@@ -860,6 +949,11 @@ async function writeReport(r: Results, resultsFile: string): Promise<void> {
   p("- Servers are `bun src/main.ts` children on 127.0.0.1 (ports picked free), `YUKUAI_DATA_DIR` in a temp dir, stopped");
   p("  with SIGTERM; pinned runs use `taskset -c 0` for the server and `taskset -a -p -c 1` for the bench process.");
   p("- Every run is bounded in requests and in time (time per part in the machine table).");
+  p("- The native core (native/: C, loaded through N-API) is built by `npm install` (`node native/install.mjs`). A server");
+  p("  runs it unless `YUKUAI_VERIFIER=node:crypto` is set or it did not build or load (then `node:crypto`, with the reason);");
+  p("  which one ran is on the server's start-up line (`… verifier native`) and in `yukuai_verifier_info` on `/metrics`.");
+  p("  The bench does not set `YUKUAI_VERIFIER` for its servers (they inherit its environment), and their start-up lines");
+  p(`  are not kept in the results.${r.native ? ` The native part loaded the core (version ${r.native.native.version}); it refuses to run without it.` : ""}`);
   if (ratio) {
     const raws = [...ratio.json.rawPerSec.runs, ...ratio.msgpack.rawPerSec.runs];
     if (raws.length > 1) {

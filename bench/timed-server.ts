@@ -6,7 +6,7 @@
 import { createApp } from "../src/app.ts";
 import { compose } from "../src/compose.ts";
 import { loadConfig } from "../src/config.ts";
-import type { BatchVerifier } from "../src/crypto/batch.ts";
+import type { BatchVerifier, DeviceKeys } from "../src/crypto/batch.ts";
 import { chooseVerifier } from "../src/crypto/native.ts";
 import { sharedStoresOf, serveOptions } from "../src/main.ts";
 
@@ -24,9 +24,9 @@ class TimedVerifier implements BatchVerifier {
   verifyBatch(pk: Uint8Array, sig: Uint8Array, msg: Uint8Array, msgEnd: Uint32Array, out: Uint8Array): void {
     this.inner.verifyBatch(pk, sig, msg, msgEnd, out);
   }
-  verifyScans(codes: Uint8Array, keys: Uint8Array, slot: Int32Array, out: Uint8Array): void {
+  verifyScans(codes: Uint8Array, keys: Uint8Array, slot: Int32Array, out: Uint8Array, device?: DeviceKeys): void {
     const t = Bun.nanoseconds();
-    this.inner.verifyScans(codes, keys, slot, out);
+    this.inner.verifyScans(codes, keys, slot, out, device);
     stats.signatureNs += Bun.nanoseconds() - t;
     for (const s of slot) stats.signatures += s < 0 ? 1 : 2;
   }
