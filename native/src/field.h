@@ -52,14 +52,25 @@ static inline void fe_sub(fe *h, const fe *f, const fe *g) {
 
 static inline void fe_neg(fe *h, const fe *f) { fe_sub(h, &FE_ZERO, f); }
 
+/* Carries five 128-bit column sums into limbs < 2^51 (limb 1 < 2^51 + 2^13). For inputs within the bounds
+ * above, r4 < 5·2^108, so 19·(r4 >> 51) < 2^64: the wrap-around carry fits a 64-bit word. */
 static inline void fe_reduce_wide(fe *h, u128 r0, u128 r1, u128 r2, u128 r3, u128 r4) {
-  r1 += (uint64_t)(r0 >> 51); r0 = (uint64_t)r0 & MASK51;
-  r2 += (uint64_t)(r1 >> 51); r1 = (uint64_t)r1 & MASK51;
-  r3 += (uint64_t)(r2 >> 51); r2 = (uint64_t)r2 & MASK51;
-  r4 += (uint64_t)(r3 >> 51); r3 = (uint64_t)r3 & MASK51;
-  r0 += (r4 >> 51) * 19; r4 = (uint64_t)r4 & MASK51;
-  r1 += (uint64_t)(r0 >> 51); r0 = (uint64_t)r0 & MASK51;
-  h->v[0] = (uint64_t)r0; h->v[1] = (uint64_t)r1; h->v[2] = (uint64_t)r2; h->v[3] = (uint64_t)r3; h->v[4] = (uint64_t)r4;
+  r1 += (uint64_t)(r0 >> 51);
+  uint64_t h0 = (uint64_t)r0 & MASK51;
+  r2 += (uint64_t)(r1 >> 51);
+  const uint64_t h1 = (uint64_t)r1 & MASK51;
+  r3 += (uint64_t)(r2 >> 51);
+  const uint64_t h2 = (uint64_t)r2 & MASK51;
+  r4 += (uint64_t)(r3 >> 51);
+  const uint64_t h3 = (uint64_t)r3 & MASK51;
+  const uint64_t c = (uint64_t)(r4 >> 51);
+  const uint64_t h4 = (uint64_t)r4 & MASK51;
+  h0 += c * 19;
+  h->v[0] = h0 & MASK51;
+  h->v[1] = h1 + (h0 >> 51);
+  h->v[2] = h2;
+  h->v[3] = h3;
+  h->v[4] = h4;
 }
 
 static inline void fe_mul(fe *h, const fe *f, const fe *g) {

@@ -234,7 +234,7 @@ export class Chunk {
       if (x !== null) {
         for (let i = 0; i < s.n; i++) {
           const job = s.req.jobs[s.from + i]!;
-          if (out[at + i] === 0 && job.deviceX === null) job.deviceX = x.slice(32 * (at + i), 32 * (at + i) + 32);
+          if (out[at + i] === 0 && job.deviceX === null) job.deviceX = x.subarray(32 * (at + i), 32 * (at + i) + 32); // a view: verifiedCredential copies it
         }
       }
       at += s.n;
