@@ -161,7 +161,9 @@ export async function runHttp(o: { quick: boolean; log: (l: string) => void }): 
     const at = new Float64Array(n);
     let t = 0;
     for (let i = 0; i < n; i++) { t += -Math.log(1 - Math.random()) * (1000 / rate); at[i] = t; }
-    const block = await src.next(n, Math.floor(Date.now() / 1000) + Math.ceil(singleSeconds / 2));
+    // stamped now: fresh for the whole run (window 60 s); a later stamp would make the first seconds' scans
+    // future-dated (STALE), and the latency of wrong answers is not what this measures
+    const block = await src.next(n);
     const bodies = Array.from({ length: n }, (_, i) => JSON.stringify({ code: toText(codeAt(block, i)) }));
     const before = await resultCounts(srv.url);
     const res = await openLoop({ url: srv.url, path: "/v1/verify", key: srv.gatewayKey, format: "json", at, bodies, maxSeconds: singleSeconds + 10 });
