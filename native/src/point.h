@@ -66,65 +66,39 @@ static inline void ge_dbl(ge_p1p1 *r, const ge_p3 *p) {
   fe_neg(&r->H, &t);         /* H = −A − B */
 }
 
-/* add-2008-hwcd-3 with k = 2d folded into q. */
-static inline void ge_add(ge_p1p1 *r, const ge_p3 *p, const ge_cached *q) {
+/*
+ * add-2008-hwcd-3 with k = 2d folded into q: r = p + q, or p − q when neg (−q swaps Y + X with Y − X and
+ * negates T); when q_z1, q has Z = 1 (a decoded point), which saves a multiplication. The wrappers below
+ * pass constants, so each is compiled to its own straight line.
+ */
+static inline void ge_add_general(ge_p1p1 *r, const ge_p3 *p, const ge_cached *q, const int neg, const int q_z1) {
   fe A, B, C, D, t;
   fe_sub(&t, &p->Y, &p->X);
-  fe_mul(&A, &t, &q->YmX);
+  fe_mul(&A, &t, neg ? &q->YpX : &q->YmX);
   fe_add(&t, &p->Y, &p->X);
-  fe_mul(&B, &t, &q->YpX);
+  fe_mul(&B, &t, neg ? &q->YmX : &q->YpX);
   fe_mul(&C, &p->T, &q->T2d);
-  fe_mul(&D, &p->Z, &q->Z);
-  fe_add(&D, &D, &D);
+  if (q_z1) {
+    fe_add(&D, &p->Z, &p->Z);
+  } else {
+    fe_mul(&D, &p->Z, &q->Z);
+    fe_add(&D, &D, &D);
+  }
   fe_sub(&r->E, &B, &A);
-  fe_sub(&r->F, &D, &C);
-  fe_add(&r->G, &D, &C);
+  if (neg) {
+    fe_add(&r->F, &D, &C);
+    fe_sub(&r->G, &D, &C);
+  } else {
+    fe_sub(&r->F, &D, &C);
+    fe_add(&r->G, &D, &C);
+  }
   fe_add(&r->H, &B, &A);
 }
 
-static inline void ge_sub(ge_p1p1 *r, const ge_p3 *p, const ge_cached *q) {
-  fe A, B, C, D, t;
-  fe_sub(&t, &p->Y, &p->X);
-  fe_mul(&A, &t, &q->YpX);
-  fe_add(&t, &p->Y, &p->X);
-  fe_mul(&B, &t, &q->YmX);
-  fe_mul(&C, &p->T, &q->T2d);
-  fe_mul(&D, &p->Z, &q->Z);
-  fe_add(&D, &D, &D);
-  fe_sub(&r->E, &B, &A);
-  fe_add(&r->F, &D, &C);
-  fe_sub(&r->G, &D, &C);
-  fe_add(&r->H, &B, &A);
-}
-
-/* ge_add and ge_sub for q with Z = 1 (a decoded point): one multiplication fewer. */
-static inline void ge_add_niels(ge_p1p1 *r, const ge_p3 *p, const ge_cached *q) {
-  fe A, B, C, D, t;
-  fe_sub(&t, &p->Y, &p->X);
-  fe_mul(&A, &t, &q->YmX);
-  fe_add(&t, &p->Y, &p->X);
-  fe_mul(&B, &t, &q->YpX);
-  fe_mul(&C, &p->T, &q->T2d);
-  fe_add(&D, &p->Z, &p->Z);
-  fe_sub(&r->E, &B, &A);
-  fe_sub(&r->F, &D, &C);
-  fe_add(&r->G, &D, &C);
-  fe_add(&r->H, &B, &A);
-}
-
-static inline void ge_sub_niels(ge_p1p1 *r, const ge_p3 *p, const ge_cached *q) {
-  fe A, B, C, D, t;
-  fe_sub(&t, &p->Y, &p->X);
-  fe_mul(&A, &t, &q->YpX);
-  fe_add(&t, &p->Y, &p->X);
-  fe_mul(&B, &t, &q->YmX);
-  fe_mul(&C, &p->T, &q->T2d);
-  fe_add(&D, &p->Z, &p->Z);
-  fe_sub(&r->E, &B, &A);
-  fe_add(&r->F, &D, &C);
-  fe_sub(&r->G, &D, &C);
-  fe_add(&r->H, &B, &A);
-}
+static inline void ge_add(ge_p1p1 *r, const ge_p3 *p, const ge_cached *q) { ge_add_general(r, p, q, 0, 0); }
+static inline void ge_sub(ge_p1p1 *r, const ge_p3 *p, const ge_cached *q) { ge_add_general(r, p, q, 1, 0); }
+static inline void ge_add_niels(ge_p1p1 *r, const ge_p3 *p, const ge_cached *q) { ge_add_general(r, p, q, 0, 1); }
+static inline void ge_sub_niels(ge_p1p1 *r, const ge_p3 *p, const ge_cached *q) { ge_add_general(r, p, q, 1, 1); }
 
 static inline void ge_add_p3(ge_p3 *r, const ge_p3 *p, const ge_cached *q) {
   ge_p1p1 t;
