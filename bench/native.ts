@@ -285,6 +285,8 @@ export async function runNative(opts: NativeOptions = {}): Promise<NativeResults
     { id: "bad-1-in-256", n: 256, k: 1, good: "batch-256", target: 2.5 },
     { id: "bad-1-in-64", n: 64, k: 1, good: "batch-64", target: null },
     { id: "bad-16-in-256", n: 256, k: 16, good: "batch-256", target: null },
+    // a gateway sending nothing but forged signatures: what each costs against a valid one (docs/THREAT_MODEL.md)
+    { id: "bad-256-in-256", n: 256, k: 256, good: "batch-256", target: null },
   ] as const;
   for (const b of badSpec) {
     defs.push(batchRow(v, b.id, "bad signatures", `native verifyBatch, ${b.k} bad in ${b.n} (random position${b.k > 1 ? "s" : ""}), ${b.n} keys`,

@@ -21,6 +21,7 @@ import {
 import { ScanVerifier, SIG_BAD_DEVICE, SIG_BAD_ISSUER, SIG_OK } from "../../src/verify/signatures.ts";
 import { credentialMessage, encodeCredentialBody, encodePresentationBody, OFF, presentationMessage } from "../../src/wire/code.ts";
 import { rng } from "../support/rng.ts";
+import { SMALL_ORDER_HEX } from "./differential.ts";
 
 ed.hashes.sha512 = (m: Uint8Array) => new Uint8Array(createHash("sha512").update(m).digest());
 
@@ -252,16 +253,7 @@ describe("isCanonicalS (RFC 8032 §5.1.7)", () => {
 // ---------------------------------------------------------------- the §2 key test
 
 /** The 8 points of small order (the torsion subgroup), canonically encoded (libsodium's blocklist, canonical part). */
-const SMALL_ORDER = [
-  "0100000000000000000000000000000000000000000000000000000000000000", // order 1 (identity)
-  "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // order 2 (y = −1)
-  "0000000000000000000000000000000000000000000000000000000000000000", // order 4
-  "0000000000000000000000000000000000000000000000000000000000000080", // order 4
-  "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a", // order 8
-  "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa", // order 8
-  "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05", // order 8
-  "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85", // order 8
-];
+const SMALL_ORDER = SMALL_ORDER_HEX;
 /** A point of order 8 (noble decodes it; checked below). */
 const T8 = ed.Point.fromBytes(fromHex(SMALL_ORDER[4]!), false);
 
