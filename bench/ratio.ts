@@ -18,6 +18,8 @@ import { autocannonRun, batchBodies, type Format } from "./load.ts";
 export const HOLDERS = 4096;
 export const BATCH = 256;
 export const CONNECTIONS = 8;
+/** Cold (first-sight) runs in a full run. */
+const COLD_RUNS = 3;
 
 export interface RatioRun { format: Format; okPerSec: number; rawPerSec: number; ratio: number }
 
@@ -64,7 +66,9 @@ export async function runRatio(o: { quick: boolean; log: (l: string) => void }):
   const seconds = quick ? 1.5 : 4;
   const rawSeconds = quick ? 1 : 2;
   const runs: RatioRun[] = [];
-  const holders = await holderSet(HOLDERS + (quick ? 12_000 : 40_000), log);
+  // fresh holders for the cold runs: enough for each to last its `seconds` at the first-sight rate (with
+  // 40,000 a run lasted under half a second, too short to measure)
+  const holders = await holderSet(HOLDERS + (quick ? 12_000 : COLD_RUNS * 160_000), log);
 
   const srv = await startServer({ cpus: "0", workers: 0 });
   const src = new CodeSource(holders, HOLDERS);
@@ -82,9 +86,9 @@ export async function runRatio(o: { quick: boolean; log: (l: string) => void }):
   }
   // cold: every credential seen for the first time (issuer + device signature per scan)
   const coldRuns: number[] = [], coldRatio: number[] = [];
-  for (let r = 0; r < (quick ? 1 : 3); r++) {
+  for (let r = 0; r < (quick ? 1 : COLD_RUNS); r++) {
     const rawPerSec = await rawVerifyRate("0", rawSeconds);
-    const n = Math.min(Math.floor((holders.n - HOLDERS) / (quick ? 1 : 3) / BATCH) * BATCH, Math.ceil((expected / 2) * seconds / BATCH) * BATCH);
+    const n = Math.min(Math.floor((holders.n - HOLDERS) / (quick ? 1 : COLD_RUNS) / BATCH) * BATCH, Math.ceil((expected / 2) * seconds / BATCH) * BATCH);
     // a fresh slice of holders each run: first sight on this server
     const slice = new CodeSource({ n: n, bytes: holders.bytes.subarray((HOLDERS + r * n) * 170) }, n);
     const c = await measure(srv, slice, "json", n);
