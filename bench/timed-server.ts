@@ -6,27 +6,18 @@
 import { createApp } from "../src/app.ts";
 import { compose } from "../src/compose.ts";
 import { loadConfig } from "../src/config.ts";
-import type { BatchVerifier, DeviceKeys } from "../src/crypto/batch.ts";
+import type { DeviceKeys } from "../src/crypto/batch.ts";
 import { chooseVerifier } from "../src/crypto/native.ts";
 import { sharedStoresOf, serveOptions } from "../src/main.ts";
+import { ForwardingVerifier } from "../test/support/verifiers.ts";
 
 const stats = { handlerNs: 0, signatureNs: 0, signatures: 0, requests: 0 };
 
 /** The node's verifier, its coalesced calls timed: the checks of concurrent requests are timed once. */
-class TimedVerifier implements BatchVerifier {
-  constructor(readonly inner: BatchVerifier) {}
-  get impl() {
-    return this.inner.impl;
-  }
-  verifyOne(pk: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
-    return this.inner.verifyOne(pk, msg, sig);
-  }
-  verifyBatch(pk: Uint8Array, sig: Uint8Array, msg: Uint8Array, msgEnd: Uint32Array, out: Uint8Array): void {
-    this.inner.verifyBatch(pk, sig, msg, msgEnd, out);
-  }
-  verifyScans(codes: Uint8Array, keys: Uint8Array, slot: Int32Array, out: Uint8Array, device?: DeviceKeys): void {
+class TimedVerifier extends ForwardingVerifier {
+  override verifyScans(codes: Uint8Array, keys: Uint8Array, slot: Int32Array, out: Uint8Array, device?: DeviceKeys): void {
     const t = Bun.nanoseconds();
-    this.inner.verifyScans(codes, keys, slot, out, device);
+    super.verifyScans(codes, keys, slot, out, device);
     stats.signatureNs += Bun.nanoseconds() - t;
     for (const s of slot) stats.signatures += s < 0 ? 1 : 2;
   }

@@ -32,11 +32,8 @@ export interface ScansCall {
   slots: number[];
 }
 
-/** `inner`, recording every `verifyScans` call; `onCall` runs after each (a test's probe of the event loop). */
-export class CountingVerifier implements BatchVerifier {
-  readonly calls: ScansCall[] = [];
-  onCall: ((call: ScansCall) => void) | null = null;
-
+/** Forwards every call to `inner`: the base of a verifier that watches the calls a node makes (`verifyScans`). */
+export class ForwardingVerifier implements BatchVerifier {
   constructor(readonly inner: BatchVerifier) {}
 
   get impl(): VerifierImpl {
@@ -53,6 +50,16 @@ export class CountingVerifier implements BatchVerifier {
 
   verifyScans(codes: Uint8Array, keys: Uint8Array, slot: Int32Array, out: Uint8Array, device?: DeviceKeys): void {
     this.inner.verifyScans(codes, keys, slot, out, device);
+  }
+}
+
+/** `inner`, recording every `verifyScans` call; `onCall` runs after each (a test's probe of the event loop). */
+export class CountingVerifier extends ForwardingVerifier {
+  readonly calls: ScansCall[] = [];
+  onCall: ((call: ScansCall) => void) | null = null;
+
+  override verifyScans(codes: Uint8Array, keys: Uint8Array, slot: Int32Array, out: Uint8Array, device?: DeviceKeys): void {
+    super.verifyScans(codes, keys, slot, out, device);
     const k = keys.length / 32;
     const call: ScansCall = {
       n: slot.length, k,
