@@ -58,10 +58,10 @@ export function loadNative(path: string = NATIVE_PATH): Loaded {
  * The verifier a node runs: `YUKUAI_VERIFIER` = "native" (the core, or an error), "node:crypto" (never the
  * core), or unset (the core when it loads, else node:crypto with the reason).
  */
-export function chooseVerifier(want: string | undefined = process.env.YUKUAI_VERIFIER): { verifier: BatchVerifier; fallbackReason: string | null } {
+export function chooseVerifier(want: string | undefined = process.env.YUKUAI_VERIFIER, path: string = NATIVE_PATH): { verifier: BatchVerifier; fallbackReason: string | null } {
   if (want === "node:crypto") return { verifier: new NodeCryptoBatchVerifier(), fallbackReason: "YUKUAI_VERIFIER=node:crypto" };
   if (want !== undefined && want !== "" && want !== "native") throw new Error(`YUKUAI_VERIFIER must be "native" or "node:crypto", not ${JSON.stringify(want)}`);
-  const l = loadNative();
+  const l = loadNative(path);
   if (l.verifier !== null) return { verifier: l.verifier, fallbackReason: null };
   if (want === "native") throw new Error(`YUKUAI_VERIFIER=native but the native core is unavailable: ${l.reason}`);
   return { verifier: new NodeCryptoBatchVerifier(), fallbackReason: l.reason };
