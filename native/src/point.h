@@ -127,19 +127,24 @@ static inline int ge_mul8_is_identity(const ge_p3 *p) {
   return ge_is_identity(&q);
 }
 
+/* y from the low 255 bits of an encoding s: 1 when they are canonical (y < p, RFC 8032 §5.1.3 step 1), else 0. */
+static inline int fe_frombytes_canonical(fe *y, const uint8_t s[32]) {
+  uint8_t check[32];
+  fe_frombytes(y, s);
+  fe_tobytes(check, y);
+  uint8_t diff = 0;
+  for (int i = 0; i < 31; i++) diff |= check[i] ^ s[i];
+  diff |= check[31] ^ (s[31] & 0x7f);
+  return diff == 0;
+}
+
 /*
  * RFC 8032 §5.1.3 decoding, strict: 1 when s is the canonical encoding of a curve point (y < p, and not
  * x = 0 with the sign bit set), else 0. The point is written to p (Z = 1).
  */
 static inline int ge_decode(ge_p3 *p, const uint8_t s[32]) {
   fe y, u, v, v3, x, vx2, t;
-  uint8_t check[32];
-  fe_frombytes(&y, s);
-  fe_tobytes(check, &y);
-  uint8_t diff = 0;
-  for (int i = 0; i < 31; i++) diff |= check[i] ^ s[i];
-  diff |= check[31] ^ (s[31] & 0x7f);
-  if (diff != 0) return 0; /* y ≥ p */
+  if (!fe_frombytes_canonical(&y, s)) return 0; /* y ≥ p */
   const int sign = s[31] >> 7;
   fe_sq(&u, &y);
   fe_mul(&v, &u, &FE_D);
@@ -170,7 +175,6 @@ static inline int ge_decode(ge_p3 *p, const uint8_t s[32]) {
   return 1;
 }
 
-
 /*
  * A point from the x coordinate this core decoded before and the encoding s (its y and sign): 1 when
  * (x, y) is on the curve and x has s's sign and is canonical, else 0 (then decode s instead).
@@ -182,12 +186,7 @@ static inline int ge_from_xy(ge_p3 *p, const uint8_t x_bytes[32], const uint8_t 
   fe_tobytes(check, &x);
   if (memcmp(check, x_bytes, 32) != 0) return 0;
   if ((check[0] & 1) != (s[31] >> 7)) return 0;
-  fe_frombytes(&y, s);
-  fe_tobytes(check, &y);
-  uint8_t diff = 0;
-  for (int i = 0; i < 31; i++) diff |= check[i] ^ s[i];
-  diff |= check[31] ^ (s[31] & 0x7f);
-  if (diff != 0) return 0;
+  if (!fe_frombytes_canonical(&y, s)) return 0;
   if (fe_iszero(&x) && (s[31] >> 7)) return 0;
   fe_sq(&xx, &x);
   fe_sq(&yy, &y);
