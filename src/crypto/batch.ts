@@ -16,7 +16,7 @@
  * - `verifyScans`: codes = n × 212-byte codes (wire/code.ts); keys = k × 32 bytes of issuer public keys;
  *   slot[i] = index of code i's issuer key in keys, or −1 when its credential is already verified (§3
  *   credential LRU: device signature only); out[i] = SIG_OK (0), SIG_BAD_ISSUER (1) or SIG_BAD_DEVICE (2)
- *   (signatures.ts). The device key is the code's own devicePub, put to the §2 key test.
+ *   (below). The device key is the code's own devicePub, put to the §2 key test.
  *   Optional `device` (native only; the fallback ignores it): device.x = n × 32 bytes, device.known = n
  *   bytes. Where known[i] = 1, x[i] holds the x coordinate of code i's devicePub as the core gave it
  *   before, which spares decoding it (a square root); the core checks it against the devicePub's y and
@@ -24,9 +24,14 @@
  *   code answered SIG_OK, x[i] is written, for the caller to keep with the verified credential.
  */
 import { CODE_LENGTH, CREDENTIAL_DOMAIN, CREDENTIAL_SIGNED, OFF, PRESENTATION_DOMAIN, PRESENTATION_SIGNED } from "../wire/code.ts";
-import { prepareVerifyKey, verifyStrict, type PreparedPublicKey } from "./ed25519.ts";
+import { isStrictPublicKeyEncoding, prepareVerifyKey, verifyStrict, type PreparedPublicKey } from "./ed25519.ts";
 
 export type VerifierImpl = "native" | "node:crypto";
+
+/** The answer for a scan (`verifyScans`, `ScanVerifier`): both signatures hold, or which one fails first (spec §3). */
+export const SIG_OK = 0;
+export const SIG_BAD_ISSUER = 1;
+export const SIG_BAD_DEVICE = 2;
 
 export interface BatchVerifier {
   readonly impl: VerifierImpl;
@@ -60,15 +65,9 @@ function checkLayout(n: number, pk: Uint8Array, sig: Uint8Array, msg: Uint8Array
 /** `verifyStrict` one at a time: the implementation when the native core is absent. */
 export class NodeCryptoBatchVerifier implements BatchVerifier {
   readonly impl = "node:crypto" as const;
-  readonly #credMsg = new Uint8Array(CREDENTIAL_DOMAIN.length + CREDENTIAL_SIGNED);
-  readonly #presMsg = new Uint8Array(PRESENTATION_DOMAIN.length + PRESENTATION_SIGNED);
+  readonly #scan = new ScanVerifier();
   /** Issuer keys imported once, by their bytes. */
   readonly #keys = new Map<string, PreparedPublicKey | null>();
-
-  constructor() {
-    this.#credMsg.set(CREDENTIAL_DOMAIN, 0);
-    this.#presMsg.set(PRESENTATION_DOMAIN, 0);
-  }
 
   verifyOne(pk: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
     if (pk.length !== 32 || sig.length !== 64) return false;
@@ -94,18 +93,13 @@ export class NodeCryptoBatchVerifier implements BatchVerifier {
     for (let i = 0; i < n; i++) {
       const code = codes.subarray(i * CODE_LENGTH, (i + 1) * CODE_LENGTH);
       const s = slot[i]!;
-      if (s >= 0) {
-        if ((s + 1) * 32 > keys.length) throw new RangeError("verifyScans: slot out of range");
-        const key = this.#issuerKey(keys.subarray(s * 32, s * 32 + 32));
-        this.#credMsg.set(code.subarray(0, CREDENTIAL_SIGNED), CREDENTIAL_DOMAIN.length);
-        if (key === null || !verifyStrict(key, this.#credMsg, code.subarray(OFF.issuerSig, OFF.issuerSig + 64))) {
-          out[i] = 1;
-          continue;
-        }
+      if (s < 0) {
+        out[i] = this.#scan.check(code, null, null);
+        continue;
       }
-      const dk = prepareVerifyKey(code.subarray(OFF.devicePub, OFF.devicePub + 32));
-      this.#presMsg.set(code.subarray(0, PRESENTATION_SIGNED), PRESENTATION_DOMAIN.length);
-      out[i] = dk !== null && verifyStrict(dk, this.#presMsg, code.subarray(OFF.deviceSig, OFF.deviceSig + 64)) ? 0 : 2;
+      if ((s + 1) * 32 > keys.length) throw new RangeError("verifyScans: slot out of range");
+      const key = this.#issuerKey(keys.subarray(s * 32, s * 32 + 32));
+      out[i] = key === null ? SIG_BAD_ISSUER : this.#scan.check(code, key, null); // a key that fails the §2 key test verifies nothing
     }
   }
 
@@ -118,5 +112,44 @@ export class NodeCryptoBatchVerifier implements BatchVerifier {
       this.#keys.set(id, k);
     }
     return k;
+  }
+}
+
+/**
+ * The two checks of a scan one at a time with `verifyStrict`: the fallback's `verifyScans`, and the
+ * reference the native core is held to (test/crypto). Both signatures follow the §2 signature rule, and the
+ * device key in the code passes the §2 key test (`isStrictPublicKeyEncoding`; `prepareVerifyKey` when not
+ * given) or the scan is SIG_BAD_DEVICE, whichever way a given key was prepared.
+ * Scratch messages: domain string ‖ signed bytes, reused per scan (single-threaded use only).
+ */
+export class ScanVerifier {
+  readonly #credMsg = new Uint8Array(CREDENTIAL_DOMAIN.length + CREDENTIAL_SIGNED);
+  readonly #presMsg = new Uint8Array(PRESENTATION_DOMAIN.length + PRESENTATION_SIGNED);
+
+  constructor() {
+    this.#credMsg.set(CREDENTIAL_DOMAIN, 0);
+    this.#presMsg.set(PRESENTATION_DOMAIN, 0);
+  }
+
+  /**
+   * SIG_OK, SIG_BAD_ISSUER or SIG_BAD_DEVICE for one code (212 bytes); throws only on a wrong length.
+   * Invariant: `issuerKey` passed the §2 key test (`prepareVerifyKey`) when loaded; `deviceKey`, when given,
+   * is the key of the code's devicePub.
+   */
+  check(code: Uint8Array, issuerKey: PreparedPublicKey | null, deviceKey: PreparedPublicKey | null): number {
+    if (code.length !== CODE_LENGTH) throw new RangeError("a code is 212 bytes");
+    if (issuerKey !== null) {
+      this.#credMsg.set(code.subarray(0, CREDENTIAL_SIGNED), CREDENTIAL_DOMAIN.length);
+      if (!verifyStrict(issuerKey, this.#credMsg, code.subarray(OFF.issuerSig, OFF.issuerSig + 64))) return SIG_BAD_ISSUER;
+    }
+    const devicePub = code.subarray(OFF.devicePub, OFF.devicePub + 32);
+    let dk = deviceKey;
+    if (dk === null) {
+      dk = prepareVerifyKey(devicePub);
+      if (dk === null) return SIG_BAD_DEVICE; // §2: non-canonical or small-order device key
+    } else if (!isStrictPublicKeyEncoding(devicePub)) return SIG_BAD_DEVICE;
+    this.#presMsg.set(code.subarray(0, PRESENTATION_SIGNED), PRESENTATION_DOMAIN.length);
+    if (!verifyStrict(dk, this.#presMsg, code.subarray(OFF.deviceSig, OFF.deviceSig + 64))) return SIG_BAD_DEVICE;
+    return SIG_OK;
   }
 }
