@@ -185,7 +185,7 @@ export async function runMicro(quick: boolean, log: (l: string) => void = () => 
   // ── the pipeline and the route, per scan ──
   // Each node gets codes stamped after it started (§3: earlier ones are STALE), used once each, from
   // holders whose credentials it has seen once already (so a scan pays one signature check).
-  const coalescing = new CoalescingChecker(chooseVerifier().verifier);
+  const coalescing = new CoalescingChecker(chooseVerifier(loadConfig().verifier).verifier);
   for (const [label, checker] of [["no signature checks", NO_CRYPTO], [`CoalescingChecker (${coalescing.impl})`, coalescing]] as const) {
     const crypto = checker !== NO_CRYPTO;
     const dir = dataDir();

@@ -24,7 +24,7 @@ class TimedVerifier extends ForwardingVerifier {
 }
 
 const config = loadConfig();
-const node = compose(config, { batchVerifier: new TimedVerifier(chooseVerifier(config.verifier ?? "").verifier), ...(await sharedStoresOf(config)) });
+const node = compose(config, { batchVerifier: new TimedVerifier(chooseVerifier(config.verifier).verifier), ...(await sharedStoresOf(config)) });
 const app = createApp(node);
 await node.start();
 Bun.serve(serveOptions(node, async (req, srv) => {

@@ -94,7 +94,7 @@ export function compose(config: Config, o: Overrides = {}): Node {
   const startSecond = seconds(clock);
   const metrics = new Metrics();
   // first: YUKUAI_VERIFIER=native without the core stops start-up before anything is opened
-  const chosen = o.batchVerifier === undefined ? chooseVerifier(config.verifier ?? "") : { verifier: o.batchVerifier, fallbackReason: null };
+  const chosen = o.batchVerifier === undefined ? chooseVerifier(config.verifier) : { verifier: o.batchVerifier, fallbackReason: null };
   const sigVerifier = chosen.verifier;
   metrics.verifierInfo.set({ impl: sigVerifier.impl }, 1);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });

@@ -6,7 +6,7 @@
 import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { CREDENTIAL_DOMAIN, NodeCryptoBatchVerifier, PRESENTATION_DOMAIN, SCAN_LAYOUT, type BatchVerifier, type DeviceKeys } from "./batch.ts";
+import { CREDENTIAL_DOMAIN, NodeCryptoBatchVerifier, PRESENTATION_DOMAIN, SCAN_LAYOUT, type BatchVerifier, type DeviceKeys, type VerifierImpl } from "./batch.ts";
 
 /** The N-API module's exports (native/src/addon.c). */
 interface NativeExports {
@@ -55,12 +55,12 @@ export function loadNative(path: string = NATIVE_PATH): Loaded {
 }
 
 /**
- * The verifier a node runs: `YUKUAI_VERIFIER` = "native" (the core, or an error), "node:crypto" (never the
- * core), or unset (the core when it loads, else node:crypto with the reason).
+ * The verifier a node runs, from `config.verifier` (`YUKUAI_VERIFIER`, checked by config.ts): "native" (the
+ * core, or an error), "node:crypto" (never the core), or null (the core when it loads, else node:crypto with
+ * the reason).
  */
-export function chooseVerifier(want: string | undefined = process.env.YUKUAI_VERIFIER, path: string = NATIVE_PATH): { verifier: BatchVerifier; fallbackReason: string | null } {
+export function chooseVerifier(want: VerifierImpl | null, path: string = NATIVE_PATH): { verifier: BatchVerifier; fallbackReason: string | null } {
   if (want === "node:crypto") return { verifier: new NodeCryptoBatchVerifier(), fallbackReason: "YUKUAI_VERIFIER=node:crypto" };
-  if (want !== undefined && want !== "" && want !== "native") throw new Error(`YUKUAI_VERIFIER must be "native" or "node:crypto", not ${JSON.stringify(want)}`);
   const l = loadNative(path);
   if (l.verifier !== null) return { verifier: l.verifier, fallbackReason: null };
   if (want === "native") throw new Error(`YUKUAI_VERIFIER=native but the native core is unavailable: ${l.reason}`);

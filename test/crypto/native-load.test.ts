@@ -7,6 +7,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { loadConfig } from "../../src/config.ts";
 import { chooseVerifier, loadNative } from "../../src/crypto/native.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "yukuai-native-load-"));
@@ -29,7 +30,7 @@ describe("loading the native core", () => {
   });
 
   test.each([[missing], [broken]])("unset YUKUAI_VERIFIER falls back to node:crypto with the reason (%s)", (path) => {
-    const c = chooseVerifier(undefined, path);
+    const c = chooseVerifier(null, path);
     expect(c.verifier.impl).toBe("node:crypto");
     expect(c.fallbackReason).toBe(loadNative(path).reason);
     // and it verifies: RFC 8032 §7.1 TEST 2
@@ -44,6 +45,6 @@ describe("loading the native core", () => {
 
   test("YUKUAI_VERIFIER=node:crypto never loads the core; anything else is refused", () => {
     expect(chooseVerifier("node:crypto", missing).verifier.impl).toBe("node:crypto");
-    expect(() => chooseVerifier("bogus", missing)).toThrow("YUKUAI_VERIFIER");
+    expect(() => loadConfig({ YUKUAI_VERIFIER: "bogus" })).toThrow("YUKUAI_VERIFIER"); // config.ts is the one check
   });
 });

@@ -8,7 +8,7 @@ import { CoalescingChecker } from "../../src/verify/coalesce.ts";
 import type { SigJob, SignatureChecker } from "../../src/verify/signatures.ts";
 
 export class GatedChecker implements SignatureChecker {
-  readonly #inner = new CoalescingChecker(chooseVerifier("").verifier);
+  readonly #inner = new CoalescingChecker(chooseVerifier(null).verifier);
   readonly #waiting: (() => void)[] = [];
   readonly #arrivals: { n: number; resolve: () => void }[] = [];
 
