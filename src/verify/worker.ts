@@ -9,17 +9,19 @@
  *   in  {t: "check", n, k, buf}        a chunk (transferred): n scans, k issuer keys
  *   out {t: "done", buf}               the same buffer, transferred back, with the result bytes filled in
  */
-import { NodeCryptoBatchVerifier, type BatchVerifier, type VerifierImpl } from "../crypto/batch.ts";
-import { loadNative } from "../crypto/native.ts";
+import type { BatchVerifier, VerifierImpl } from "../crypto/batch.ts";
+import { chooseVerifier } from "../crypto/native.ts";
 import { chunkViews } from "./coalesce.ts";
 
 declare var self: Worker;
 
-/** The verifier of `impl`, or why there is none: never another implementation. */
+/** The verifier of `impl`, or why there is none: never another implementation (chooseVerifier refuses). */
 function verifierOf(impl: VerifierImpl): BatchVerifier | string {
-  if (impl === "node:crypto") return new NodeCryptoBatchVerifier();
-  const l = loadNative();
-  return l.verifier ?? l.reason;
+  try {
+    return chooseVerifier(impl).verifier;
+  } catch (e) {
+    return (e as Error).message;
+  }
 }
 
 let verifier: BatchVerifier | null = null;
